@@ -1,0 +1,1 @@
+"""Clinical and user-facing text as data; ``content.loader`` reads and validates it."""

@@ -1,0 +1,235 @@
+"""Load and validate the content catalogue: messages, questionnaire, snippets, red-flag phrases.
+
+Everything a patient reads comes from here, by id, so a clinician can review the YAML without
+reading Python, and another language is a new folder rather than new code.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_LANGUAGE = "en"
+
+
+class ContentError(ValueError):
+    """The content files are inconsistent; the message names the file and the item."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    title: str
+    note: str = ""
+
+
+class Message(_Strict):
+    text: str
+    source: str
+
+
+class Step(_Strict):
+    kind: Literal["scale", "single", "multi"]
+    options: tuple[str, ...] = ()
+    none_option: str | None = None
+    min: int = 0
+    max: int = 10
+
+    @model_validator(mode="after")
+    def _has_options(self) -> Step:
+        if self.kind != "scale" and not self.options:
+            raise ValueError("a single or multi step needs options")
+        return self
+
+
+class Questionnaire(_Strict):
+    source: str
+    steps: dict[str, Step]
+
+
+class Snippet(_Strict):
+    id: str
+    tags: tuple[str, ...] = Field(min_length=1)
+    source: str
+    text: str
+
+
+class _Messages(_Strict):
+    language: str
+    messages: dict[str, Message]
+
+
+class _Snippets(_Strict):
+    language: str
+    snippets: tuple[Snippet, ...]
+
+
+class _Phrases(_Strict):
+    language: str
+    source: str
+    phrases: tuple[str, ...]
+
+
+class _Emergency(_Strict):
+    source: str
+    numbers: dict[str, str]
+
+
+_SPACES = re.compile(r"\s+")
+_DROP = str.maketrans("", "", "'’`")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation if c not in "'"})
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case, drop apostrophes, turn punctuation into spaces and fold white space."""
+    lowered = text.lower().translate(_DROP).translate(_PUNCT)
+    return _SPACES.sub(" ", lowered).strip()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All content, validated. Look text up with :meth:`text`."""
+
+    sources: dict[str, Source]
+    questionnaire: Questionnaire
+    messages: dict[str, dict[str, Message]]  # language -> id -> message
+    snippets: dict[str, tuple[Snippet, ...]]  # language -> snippets
+    red_flag_phrases: dict[str, tuple[str, ...]]  # language -> normalised phrases
+    red_flag_source: str
+    emergency_numbers: dict[str, str]
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.messages)
+
+    def language_for(self, code: str | None) -> str:
+        """The best catalogue language for a Telegram ``language_code`` (e.g. ``en-GB``)."""
+        if code:
+            base = code.split("-")[0].lower()
+            if base in self.messages:
+                return base
+        return DEFAULT_LANGUAGE
+
+    def text(self, message_id: str, language: str = DEFAULT_LANGUAGE, **values: object) -> str:
+        """The text of ``message_id`` in ``language`` (English when missing), filled in."""
+        table = self.messages.get(language, self.messages[DEFAULT_LANGUAGE])
+        message = table.get(message_id) or self.messages[DEFAULT_LANGUAGE].get(message_id)
+        if message is None:
+            raise KeyError(f"no message with id {message_id!r} in content/")
+        return message.text.format(**values) if values else message.text
+
+    def has_text(self, message_id: str) -> bool:
+        return message_id in self.messages[DEFAULT_LANGUAGE]
+
+    def snippets_for(self, language: str) -> tuple[Snippet, ...]:
+        return self.snippets.get(language, self.snippets[DEFAULT_LANGUAGE])
+
+    def phrases_for(self, language: str) -> tuple[str, ...]:
+        # English phrases are always checked too: people often write in more than one language.
+        own = self.red_flag_phrases.get(language, ())
+        return tuple(dict.fromkeys(own + self.red_flag_phrases[DEFAULT_LANGUAGE]))
+
+    def source_title(self, source_id: str) -> str:
+        return self.sources[source_id].title
+
+
+def _read_yaml(path: resources.abc.Traversable) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ContentError(f"content/{path.name}: cannot read: {exc}") from exc
+
+
+def _parse(model: type[_Strict], data: Any, where: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValueError as exc:
+        raise ContentError(f"{where}: {exc}") from exc
+
+
+def load_catalog(root: resources.abc.Traversable | None = None) -> Catalog:
+    """Read every content file under ``root`` (the ``content`` package) and cross-check them."""
+    base = root if root is not None else resources.files("content")
+    sources_raw = _read_yaml(base / "sources.yaml")
+    sources = {k: _parse(Source, v, f"sources.yaml:{k}") for k, v in sources_raw["sources"].items()}
+    questionnaire: Questionnaire = _parse(
+        Questionnaire, _read_yaml(base / "questionnaire.yaml"), "questionnaire.yaml"
+    )
+    emergency: _Emergency = _parse(
+        _Emergency, _read_yaml(base / "emergency_numbers.yaml"), "emergency_numbers.yaml"
+    )
+    messages: dict[str, dict[str, Message]] = {}
+    snippets: dict[str, tuple[Snippet, ...]] = {}
+    phrases: dict[str, tuple[str, ...]] = {}
+    red_source = questionnaire.source
+    for folder in sorted(base.iterdir(), key=lambda p: p.name):
+        if not folder.is_dir() or folder.name.startswith(("_", ".")):
+            continue
+        lang = folder.name
+        if (folder / "messages.yaml").is_file():
+            parsed: _Messages = _parse(
+                _Messages, _read_yaml(folder / "messages.yaml"), f"{lang}/messages.yaml"
+            )
+            messages[lang] = parsed.messages
+        if (folder / "snippets.yaml").is_file():
+            sn: _Snippets = _parse(
+                _Snippets, _read_yaml(folder / "snippets.yaml"), f"{lang}/snippets.yaml"
+            )
+            snippets[lang] = sn.snippets
+        if (folder / "red_flag_phrases.yaml").is_file():
+            ph: _Phrases = _parse(
+                _Phrases, _read_yaml(folder / "red_flag_phrases.yaml"), f"{lang}/red_flag_phrases.yaml"
+            )
+            phrases[lang] = tuple(normalise_text(p) for p in ph.phrases)
+            red_source = ph.source
+    catalog = Catalog(
+        sources=sources,
+        questionnaire=questionnaire,
+        messages=messages,
+        snippets=snippets,
+        red_flag_phrases=phrases,
+        red_flag_source=red_source,
+        emergency_numbers=emergency.numbers,
+    )
+    _cross_check(catalog, emergency.source)
+    return catalog
+
+
+def _cross_check(catalog: Catalog, emergency_source: str) -> None:
+    if DEFAULT_LANGUAGE not in catalog.messages or DEFAULT_LANGUAGE not in catalog.snippets:
+        raise ContentError(f"content/{DEFAULT_LANGUAGE}/ must have messages.yaml and snippets.yaml")
+    if DEFAULT_LANGUAGE not in catalog.red_flag_phrases:
+        raise ContentError(f"content/{DEFAULT_LANGUAGE}/red_flag_phrases.yaml is missing")
+    used = {catalog.questionnaire.source, catalog.red_flag_source, emergency_source}
+    for lang, table in catalog.messages.items():
+        used.update(m.source for m in table.values())
+        for step_id, step in catalog.questionnaire.steps.items():
+            if lang == DEFAULT_LANGUAGE and f"q.{step_id}" not in table:
+                raise ContentError(f"{lang}/messages.yaml: no question text q.{step_id}")
+            options = (*step.options, *((step.none_option,) if step.none_option else ()))
+            for option in options:
+                if lang == DEFAULT_LANGUAGE and f"opt.{step_id}.{option}" not in table:
+                    raise ContentError(f"{lang}/messages.yaml: no label opt.{step_id}.{option}")
+    for lang, items in catalog.snippets.items():
+        ids = [s.id for s in items]
+        if len(ids) != len(set(ids)):
+            raise ContentError(f"{lang}/snippets.yaml: snippet ids must be unique")
+        used.update(s.source for s in items)
+    unknown = sorted(used - set(catalog.sources))
+    if unknown:
+        raise ContentError(f"content names sources that sources.yaml does not define: {unknown}")
+
+
+@cache
+def default_catalog() -> Catalog:
+    """The catalogue shipped with the bot, loaded once per process."""
+    return load_catalog()

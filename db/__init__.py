@@ -1,0 +1,1 @@
+"""Persistence: models, the async engine and sessions, repositories and migrations."""

@@ -1,0 +1,142 @@
+"""The tables. Every instant is timezone-aware UTC; names end in ``_at``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant. SQLite keeps no offset, so values are stored as UTC and read back
+    as UTC; naive values are refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC instant")
+
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class User(Base):
+    """A person who has talked to the bot. Holds no health data."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    consent_at: Mapped[datetime | None]
+    awaiting: Mapped[str | None] = mapped_column(String(32))
+    """What free text from this user means right now (``timezone`` or ``note:<checkin id>``)."""
+
+
+class CheckIn(Base):
+    """One check-in. While open it holds its draft state; the answers table is the record."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_user_status", "user_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # open | complete | cancelled | abandoned
+    step: Mapped[str] = mapped_column(String(24))
+    pain_score: Mapped[int | None] = mapped_column(SmallInteger)
+    state: Mapped[dict[str, Any]]
+    note: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    answers: Mapped[list[CheckInAnswer]] = relationship(
+        back_populates="checkin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class CheckInAnswer(Base):
+    """One chosen option of one question: (checkin, question, value). History queries these."""
+
+    __tablename__ = "checkin_answers"
+    __table_args__ = (UniqueConstraint("checkin_id", "question", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(String(32))
+
+    checkin: Mapped[CheckIn] = relationship(back_populates="answers")
+
+
+class Escalation(Base):
+    """A red or amber escalation: the rules that fired, and when the advice was sent."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    checkin_id: Mapped[int] = mapped_column(
+        ForeignKey("checkins.id", ondelete="CASCADE"), index=True
+    )
+    tier: Mapped[str] = mapped_column(String(8))  # red | amber
+    rule_ids: Mapped[str] = mapped_column(String(255))  # space-separated rule ids
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class SnippetDelivery(Base):
+    """Which snippet was shown after which check-in, so the next one differs."""
+
+    __tablename__ = "snippet_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    checkin_id: Mapped[int] = mapped_column(
+        ForeignKey("checkins.id", ondelete="CASCADE"), index=True
+    )
+    snippet_id: Mapped[str] = mapped_column(String(64))
+    delivered_at: Mapped[datetime]
