@@ -187,7 +187,9 @@ def load_catalog(root: resources.abc.Traversable | None = None) -> Catalog:
             snippets[lang] = sn.snippets
         if (folder / "red_flag_phrases.yaml").is_file():
             ph: _Phrases = _parse(
-                _Phrases, _read_yaml(folder / "red_flag_phrases.yaml"), f"{lang}/red_flag_phrases.yaml"
+                _Phrases,
+                _read_yaml(folder / "red_flag_phrases.yaml"),
+                f"{lang}/red_flag_phrases.yaml",
             )
             phrases[lang] = tuple(normalise_text(p) for p in ph.phrases)
             red_source = ph.source

@@ -1,0 +1,62 @@
+"""Command line: ``python -m bot run | migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logging_setup import configure_logging
+
+log = logging.getLogger("bot")
+
+
+def _run(settings: Settings) -> None:
+    from telegram import Update
+
+    from bot.app import build_application
+    from db.migrate import upgrade
+
+    token = settings.token()  # fail before touching the database when it is missing
+    configure_logging(settings.log_level, token)
+    upgrade(settings.database_url)
+    app = build_application(settings)
+    log.info("starting with long polling")
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def _migrate(settings: Settings) -> None:
+    from db.migrate import upgrade
+
+    configure_logging(settings.log_level)
+    upgrade(settings.database_url)
+    log.info("database is up to date")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="A Telegram bot that helps people with MS keep track of their back pain.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="apply migrations, then run the bot with long polling")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+        if args.command == "run":
+            _run(settings)
+        else:
+            _migrate(settings)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

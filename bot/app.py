@@ -1,0 +1,129 @@
+"""The composition root: build the python-telegram-bot Application with all its wiring."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    JobQueue,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.checkin_service import CheckinService
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.services import Services
+from bot.users import UserService
+from content.loader import Catalog, default_catalog
+from db.session import create_engine, create_sessionmaker
+from handlers import checkin, onboarding
+from handlers.callbacks import on_button
+from handlers.context import Context
+from handlers.errors import on_error
+
+log = logging.getLogger(__name__)
+
+BotApp = Application[
+    ExtBot[None], Context, dict[Any, Any], dict[Any, Any], dict[str, Any], JobQueue[Context]
+]
+
+COMMANDS = ("checkin", "timezone", "help")
+
+
+def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Services:
+    db_engine = create_engine(settings.database_url, hide_parameters=True, pool_pre_ping=True)
+    sessions = create_sessionmaker(db_engine)
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        clock=clock,
+        db_engine=db_engine,
+        sessions=sessions,
+        users=UserService(sessions, catalog, clock),
+        checkins=CheckinService(
+            sessions,
+            catalog,
+            clock,
+            timeout_minutes=settings.checkin_timeout_minutes,
+            note_max_chars=settings.note_max_chars,
+        ),
+    )
+
+
+def build_application(
+    settings: Settings,
+    request: BaseRequest | None = None,
+    *,
+    clock: Clock | None = None,
+    catalog: Catalog | None = None,
+    rate_limit: bool = True,
+) -> BotApp:
+    """Everything wired in one place. ``request`` lets tests answer the Bot API in memory."""
+    services = build_services(settings, clock or SystemClock(), catalog or default_catalog())
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        Application.builder()
+        .token(settings.token())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .context_types(ContextTypes(context=Context))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app: BotApp = builder.build()
+    app.bot_data["services"] = services
+
+    private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(filters.COMMAND & ~private, onboarding.not_private))
+    app.add_handler(CommandHandler("start", onboarding.start, filters=private))
+    app.add_handler(CommandHandler("help", onboarding.help_command, filters=private))
+    app.add_handler(CommandHandler("checkin", checkin.checkin_command, filters=private))
+    app.add_handler(CommandHandler("timezone", onboarding.timezone_command, filters=private))
+    app.add_handler(CallbackQueryHandler(on_button))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, checkin.text_message))
+    app.add_error_handler(on_error)
+
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            _housekeeping,
+            interval=settings.housekeeping_interval_seconds,
+            first=settings.housekeeping_interval_seconds,
+            name="housekeeping",
+        )
+    return app
+
+
+async def _housekeeping(context: Context) -> None:
+    """Close check-ins left unfinished past the time limit."""
+    await context.services.checkins.close_stale()
+
+
+async def _post_init(app: BotApp) -> None:
+    services: Services = app.bot_data["services"]
+    catalog = services.catalog
+    commands = [BotCommand(c, catalog.text(f"command.{c}")) for c in COMMANDS]
+    try:
+        await app.bot.set_my_commands(commands)
+    except TelegramError as exc:
+        # The menu is a convenience: the bot works without it.
+        log.warning("could not set the command menu: %s", exc.message)
+
+
+async def _post_shutdown(app: BotApp) -> None:
+    services: Services = app.bot_data["services"]
+    await services.db_engine.dispose()

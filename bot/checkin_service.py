@@ -1,0 +1,419 @@
+"""The check-in service: one unit of work per tap. It loads the check-in (checking owner, step and
+openness), lets the engine decide, runs triage, chooses snippets and stores it all. It returns
+what happened; handlers render it. No Telegram imports."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import triage
+from bot.checkin import FINISHED, Answers, Engine, Outcome, Step, new_state
+from bot.clock import Clock
+from bot.emergency import emergency_number
+from bot.snippets import choose
+from bot.users import AWAIT_NOTE
+from content.loader import Catalog, Snippet
+from db.models import CheckIn, SnippetDelivery, User
+from db.repo import checkins as repo
+from db.repo import users as user_repo
+
+log = logging.getLogger(__name__)
+
+CANCEL = "x"
+"""Reserved option value for the Cancel button."""
+
+HISTORY_WINDOW = 5
+
+
+class Status(StrEnum):
+    OK = "ok"
+    TOGGLED = "toggled"
+    NEED_ONE = "need_one"
+    AT_START = "at_start"
+    STALE = "stale"  # not this user's, not open any more, or not the current step
+    EXPIRED = "expired"  # left too long; closed unfinished
+    INVALID = "invalid"  # malformed or unknown option
+    CANCELLED = "cancelled"
+    NO_CONSENT = "no_consent"
+    RESUME_OFFER = "resume_offer"
+    TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One question to show."""
+
+    checkin_id: int
+    step: Step
+    answers: Answers
+    draft: tuple[str, ...]
+    can_go_back: bool
+
+
+@dataclass(frozen=True)
+class Advice:
+    """An escalation to send: which rules fired and the number to call."""
+
+    escalation_id: int
+    tier: triage.Tier
+    rules: tuple[triage.Rule, ...]
+    emergency_number: str | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    checkin_id: int
+    answers: Answers
+    snippets: tuple[Snippet, ...]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: Status
+    language: str = "en"
+    checkin_id: int | None = None
+    screen: Screen | None = None
+    summary: Summary | None = None
+    red: Advice | None = None
+    amber: Advice | None = None
+    message_id: int | None = None
+    """The message that shows this check-in now (to edit in place)."""
+
+
+def _screen(checkin: CheckIn) -> Screen:
+    state = checkin.state
+    return Screen(
+        checkin_id=checkin.id,
+        step=Step(checkin.step),
+        answers=Answers.from_state(state),
+        draft=tuple(state.get("draft", ())),
+        can_go_back=bool(state.get("trail")),
+    )
+
+
+class CheckinService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalog: Catalog,
+        clock: Clock,
+        *,
+        timeout_minutes: int,
+        note_max_chars: int,
+    ) -> None:
+        self.sessions = sessions
+        self.catalog = catalog
+        self.clock = clock
+        self.engine = Engine(catalog.questionnaire)
+        self.timeout_minutes = timeout_minutes
+        self.note_max_chars = note_max_chars
+
+    # --- starting and resuming ---------------------------------------------------------------
+
+    def _idle(self, checkin: CheckIn) -> bool:
+        return checkin.updated_at < self.clock.now() - timedelta(minutes=self.timeout_minutes)
+
+    async def start(self, telegram_id: int) -> Reply:
+        """Start a check-in, or offer to resume the one in progress."""
+        async with self.sessions.begin() as session:
+            user = await user_repo.by_telegram_id(session, telegram_id)
+            if user is None or user.consent_at is None:
+                return Reply(Status.NO_CONSENT, user.language if user else "en")
+            current = await repo.open_for(session, user.id)
+            if current is not None and self._idle(current):
+                await self._abandon(session, current)
+                current = None
+            if current is not None:
+                return Reply(
+                    Status.RESUME_OFFER,
+                    user.language,
+                    checkin_id=current.id,
+                    message_id=current.message_id,
+                )
+            checkin = await self._create(session, user)
+            return Reply(Status.OK, user.language, checkin.id, screen=_screen(checkin))
+
+    async def _create(self, session: AsyncSession, user: User) -> CheckIn:
+        now = self.clock.now()
+        checkin = CheckIn(
+            user_id=user.id,
+            started_at=now,
+            updated_at=now,
+            status=repo.OPEN,
+            step=Step.PAIN.value,
+            state=new_state(),
+            version=0,
+        )
+        session.add(checkin)
+        await session.flush()
+        log.info("checkin %s started", checkin.id)
+        return checkin
+
+    async def _abandon(self, session: AsyncSession, checkin: CheckIn) -> None:
+        checkin.status = repo.ABANDONED
+        checkin.updated_at = self.clock.now()
+        checkin.version += 1
+        log.info("checkin %s closed unfinished after the time limit", checkin.id)
+
+    async def _owned(
+        self, session: AsyncSession, checkin_id: int, telegram_id: int
+    ) -> tuple[CheckIn, User] | None:
+        result = await session.execute(
+            select(CheckIn, User)
+            .join(User, User.id == CheckIn.user_id)
+            .where(CheckIn.id == checkin_id, User.telegram_id == telegram_id)
+        )
+        row = result.one_or_none()
+        return (row[0], row[1]) if row else None
+
+    async def resume(self, telegram_id: int, checkin_id: int, *, restart: bool = False) -> Reply:
+        """Show the current question of an open check-in again, or replace it with a new one."""
+        async with self.sessions.begin() as session:
+            found = await self._owned(session, checkin_id, telegram_id)
+            if found is None:
+                return Reply(Status.STALE)
+            checkin, user = found
+            if checkin.status != repo.OPEN:
+                return Reply(Status.STALE, user.language)
+            if self._idle(checkin):
+                await self._abandon(session, checkin)
+                return Reply(Status.EXPIRED, user.language)
+            if restart:
+                checkin.status = repo.CANCELLED
+                checkin.updated_at = self.clock.now()
+                checkin.version += 1
+                checkin = await self._create(session, user)
+            return Reply(
+                Status.OK,
+                user.language,
+                checkin.id,
+                screen=_screen(checkin),
+                message_id=checkin.message_id,
+            )
+
+    async def has_open(self, telegram_id: int) -> bool:
+        async with self.sessions.begin() as session:
+            user = await user_repo.by_telegram_id(session, telegram_id)
+            return user is not None and await repo.open_for(session, user.id) is not None
+
+    async def set_message(self, checkin_id: int, message_id: int) -> None:
+        """Remember which message shows the check-in, so a resume can find it."""
+        async with self.sessions.begin() as session:
+            checkin = await session.get(CheckIn, checkin_id)
+            if checkin is not None:
+                checkin.message_id = message_id
+
+    # --- answering ------------------------------------------------------------------------------
+
+    async def answer(self, telegram_id: int, checkin_id: int, step: str, option: str) -> Reply:
+        """Apply one tap. Every check is made against the database, never the message."""
+        async with self.sessions.begin() as session:
+            found = await self._owned(session, checkin_id, telegram_id)
+            if found is None:
+                return Reply(Status.STALE)
+            checkin, user = found
+            lang = user.language
+            if checkin.status == repo.ABANDONED:
+                return Reply(Status.EXPIRED, lang, checkin.id)
+            if checkin.status != repo.OPEN or checkin.step != step:
+                return Reply(Status.STALE, lang, checkin.id)
+            if self._idle(checkin):
+                await self._abandon(session, checkin)
+                return Reply(Status.EXPIRED, lang, checkin.id)
+            current = Step(checkin.step)
+            now = self.clock.now()
+            if option == CANCEL:
+                await repo.save_state(
+                    session,
+                    checkin,
+                    step=checkin.step,
+                    state=checkin.state,
+                    now=now,
+                    pain_score=checkin.pain_score,
+                    status=repo.CANCELLED,
+                )
+                log.info("checkin %s cancelled", checkin.id)
+                return Reply(Status.CANCELLED, lang, checkin.id, message_id=checkin.message_id)
+
+            move = self.engine.apply(checkin.state, current, option)
+            if move.outcome is Outcome.INVALID:
+                return Reply(Status.INVALID, lang, checkin.id)
+            if move.outcome in (Outcome.NEED_ONE, Outcome.AT_START):
+                status = Status.NEED_ONE if move.outcome is Outcome.NEED_ONE else Status.AT_START
+                return Reply(status, lang, checkin.id)
+
+            state = move.state
+            answers = Answers.from_state(state)
+            red_rules: tuple[triage.Rule, ...] = ()
+            if move.outcome is Outcome.ADVANCED:
+                red_rules = triage.new_red_rules(answers, state.get("fired", ()))
+                state["fired"] = [*state.get("fired", ()), *(r.id for r in red_rules)]
+            finished = move.step == FINISHED
+            saved = await repo.save_state(
+                session,
+                checkin,
+                step=move.step,
+                state=state,
+                now=now,
+                pain_score=answers.pain,
+                status=repo.COMPLETE if finished else None,
+                finished_at=now if finished else None,
+            )
+            if not saved:
+                return Reply(Status.STALE, lang, checkin.id)
+            if move.outcome is Outcome.ADVANCED and move.answered is not None:
+                await self._record_answer(session, checkin.id, move.answered, state)
+            elif move.outcome is Outcome.BACK:
+                await repo.replace_answers(session, checkin.id, move.step, ())
+
+            red = await self._escalate(session, user, checkin.id, red_rules, now)
+            if finished:
+                summary, amber = await self._finish(session, user, checkin.id, answers, now)
+                log.info("checkin %s complete", checkin.id)
+                return Reply(
+                    Status.OK,
+                    lang,
+                    checkin.id,
+                    summary=summary,
+                    red=red,
+                    amber=amber,
+                    message_id=checkin.message_id,
+                )
+            status = Status.TOGGLED if move.outcome is Outcome.TOGGLED else Status.OK
+            return Reply(
+                status,
+                lang,
+                checkin.id,
+                screen=Screen(
+                    checkin_id=checkin.id,
+                    step=Step(move.step),
+                    answers=answers,
+                    draft=tuple(state.get("draft", ())),
+                    can_go_back=bool(state.get("trail")),
+                ),
+                red=red,
+                message_id=checkin.message_id,
+            )
+
+    async def _record_answer(
+        self, session: AsyncSession, checkin_id: int, step: Step, state: dict[str, Any]
+    ) -> None:
+        if step is Step.PAIN:
+            return  # kept in checkins.pain_score
+        value = state["answers"].get(step.value)
+        values = value if isinstance(value, list) else [value]
+        await repo.replace_answers(session, checkin_id, step.value, [str(v) for v in values])
+
+    async def _escalate(
+        self,
+        session: AsyncSession,
+        user: User,
+        checkin_id: int,
+        rules: tuple[triage.Rule, ...],
+        now: datetime,
+    ) -> Advice | None:
+        if not rules:
+            return None
+        tier = rules[0].tier
+        escalation = await repo.add_escalation(
+            session,
+            user_id=user.id,
+            checkin_id=checkin_id,
+            tier=tier.value,
+            rule_ids=[r.id for r in rules],
+            now=now,
+        )
+        log.warning("checkin %s escalated: %s", checkin_id, tier.value)
+        return Advice(
+            escalation.id,
+            tier,
+            rules,
+            emergency_number(user.timezone, self.catalog.emergency_numbers),
+        )
+
+    async def _finish(
+        self, session: AsyncSession, user: User, checkin_id: int, answers: Answers, now: datetime
+    ) -> tuple[Summary, Advice | None]:
+        earlier = await repo.recent_complete(session, user.id, HISTORY_WINDOW, exclude=checkin_id)
+        history = triage.History(
+            pains=tuple(c.pain_score for c in earlier if c.pain_score is not None),
+            symptoms=tuple(
+                frozenset(a.value for a in c.answers if a.question == Step.SYMPTOMS.value)
+                for c in earlier
+            ),
+        )
+        amber_rules = triage.assess(answers, history).of_tier(triage.Tier.AMBER)
+        amber = await self._escalate(session, user, checkin_id, amber_rules, now)
+        previous = await repo.snippet_ids_of(session, earlier[0].id) if earlier else []
+        snippets = choose(answers, self.catalog.snippets_for(user.language), previous)
+        session.add_all(
+            SnippetDelivery(
+                user_id=user.id, checkin_id=checkin_id, snippet_id=s.id, delivered_at=now
+            )
+            for s in snippets
+        )
+        return Summary(checkin_id, answers, tuple(snippets)), amber
+
+    async def mark_sent(self, escalation_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await repo.mark_sent(session, escalation_id, self.clock.now())
+
+    # --- the optional note ------------------------------------------------------------------
+
+    async def request_note(self, telegram_id: int, checkin_id: int) -> Reply:
+        """After the summary: the next text message becomes this check-in's note."""
+        async with self.sessions.begin() as session:
+            found = await self._owned(session, checkin_id, telegram_id)
+            if found is None:
+                return Reply(Status.STALE)
+            checkin, user = found
+            if checkin.status != repo.COMPLETE or self._idle(checkin):
+                return Reply(Status.STALE, user.language)
+            user.awaiting = f"{AWAIT_NOTE}{checkin.id}"
+            return Reply(Status.OK, user.language, checkin.id)
+
+    async def save_note(self, telegram_id: int, text: str) -> Reply:
+        """Store a note, and escalate at once if it contains a red-flag phrase."""
+        async with self.sessions.begin() as session:
+            user = await user_repo.by_telegram_id(session, telegram_id)
+            if user is None or not (user.awaiting or "").startswith(AWAIT_NOTE):
+                return Reply(Status.STALE, user.language if user else "en")
+            checkin_id = int((user.awaiting or "").removeprefix(AWAIT_NOTE))
+            if len(text) > self.note_max_chars:
+                return Reply(Status.TOO_LONG, user.language, checkin_id)
+            found = await self._owned(session, checkin_id, telegram_id)
+            user.awaiting = None
+            if found is None:
+                return Reply(Status.STALE, user.language)
+            checkin, _ = found
+            checkin.note = text
+            state = dict(checkin.state)
+            red_rules: tuple[triage.Rule, ...] = ()
+            if triage.matches_red_phrase(text, self.catalog.phrases_for(user.language)):
+                state["note_red_flag"] = True
+                red_rules = triage.new_red_rules(Answers.from_state(state), state.get("fired", ()))
+                state["fired"] = [*state.get("fired", ()), *(r.id for r in red_rules)]
+            checkin.state = state
+            checkin.version += 1
+            red = await self._escalate(session, user, checkin.id, red_rules, self.clock.now())
+            return Reply(Status.OK, user.language, checkin.id, red=red)
+
+    # --- housekeeping -----------------------------------------------------------------------
+
+    async def close_stale(self) -> int:
+        """Close every check-in left idle past the time limit; it never counts as complete."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            closed = await repo.close_stale(
+                session, now - timedelta(minutes=self.timeout_minutes), now
+            )
+        if closed:
+            log.info("closed %d unfinished check-ins", closed)
+        return closed

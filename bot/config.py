@@ -1,0 +1,89 @@
+"""Settings from the environment. Missing or unsafe values stop the bot with one line that says
+what to set."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong. The message is meant for the operator, as is."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Only ``TELEGRAM_BOT_TOKEN`` is needed to run."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    database_url: str = DEFAULT_DATABASE_URL
+    log_level: str = "INFO"
+    checkin_timeout_minutes: int = Field(default=360, ge=5, le=7 * 24 * 60)
+    """A check-in left open longer than this is closed unfinished."""
+    housekeeping_interval_seconds: float = Field(default=300.0, ge=1.0)
+    note_max_chars: int = Field(default=500, ge=20, le=3500)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in logging.getLevelNamesMapping():
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith(("postgres://", "postgresql://")):
+            # Operators paste URLs from their provider; pick the async driver for them.
+            rest = value.split("://", 1)[1]
+            return f"postgresql+asyncpg://{rest}"
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://...")
+        return value
+
+    @field_validator("telegram_base_url", "telegram_base_file_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// and end before the token")
+        return value
+
+    @property
+    def checkin_timeout(self) -> timedelta:
+        return timedelta(minutes=self.checkin_timeout_minutes)
+
+    def token(self) -> str:
+        """The bot token, or a :class:`ConfigError` that says how to set it."""
+        if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value():
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is not set. Get a token from @BotFather and run: "
+                "TELEGRAM_BOT_TOKEN=<token> python -m bot run"
+            )
+        value = self.telegram_bot_token.get_secret_value().strip()
+        if ":" not in value or any(c.isspace() for c in value):
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (expected <digits>:<letters>)."
+            )
+        return value
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning validation errors into a one-line :class:`ConfigError`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid setting: {problems}") from None

@@ -1,0 +1,29 @@
+"""The services a handler may call, built once per process by ``bot.app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.checkin import Engine
+from bot.checkin_service import CheckinService
+from bot.clock import Clock
+from bot.config import Settings
+from bot.users import UserService
+from content.loader import Catalog
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    clock: Clock
+    db_engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    users: UserService
+    checkins: CheckinService
+
+    @property
+    def engine(self) -> Engine:
+        return self.checkins.engine

@@ -1,0 +1,110 @@
+"""People: registration, consent, language and time zone. No health data here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.timezones import local_time, parse_zone
+from content.loader import Catalog
+from db.models import User
+from db.repo import users as repo
+
+AWAIT_TIMEZONE = "timezone"
+AWAIT_NOTE = "note:"
+
+
+@dataclass(frozen=True)
+class Person:
+    """What handlers need to know of a user."""
+
+    telegram_id: int
+    language: str
+    consented: bool
+    timezone: str | None
+    awaiting: str | None
+
+
+def _person(user: User) -> Person:
+    return Person(
+        telegram_id=user.telegram_id,
+        language=user.language,
+        consented=user.consent_at is not None,
+        timezone=user.timezone,
+        awaiting=user.awaiting,
+    )
+
+
+@dataclass(frozen=True)
+class ZoneResult:
+    zone: str | None
+    local_time: str | None
+
+
+class UserService:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], catalog: Catalog, clock: Clock
+    ) -> None:
+        self.sessions = sessions
+        self.catalog = catalog
+        self.clock = clock
+
+    async def greet(self, telegram_id: int, chat_id: int, language_code: str | None) -> Person:
+        """Find or create the user on /start, recording their language."""
+        async with self.sessions.begin() as session:
+            user = await repo.get_or_create(
+                session,
+                telegram_id,
+                chat_id,
+                self.catalog.language_for(language_code),
+                self.clock.now(),
+            )
+            return _person(user)
+
+    async def get(self, telegram_id: int) -> Person | None:
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            return _person(user) if user else None
+
+    async def consent(self, telegram_id: int, chat_id: int, language_code: str | None) -> Person:
+        async with self.sessions.begin() as session:
+            user = await repo.get_or_create(
+                session,
+                telegram_id,
+                chat_id,
+                self.catalog.language_for(language_code),
+                self.clock.now(),
+            )
+            if user.consent_at is None:
+                user.consent_at = self.clock.now()
+            return _person(user)
+
+    async def decline(self, telegram_id: int) -> None:
+        """Keep nothing of someone who said no (unless they had agreed before)."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                delete(User).where(User.telegram_id == telegram_id, User.consent_at.is_(None))
+            )
+
+    async def set_awaiting(self, telegram_id: int, awaiting: str | None) -> None:
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is not None:
+                user.awaiting = awaiting
+
+    async def set_timezone(self, telegram_id: int, text: str) -> ZoneResult:
+        """Store the time zone named by ``text``; ``zone`` is None when it is not recognised."""
+        zone = parse_zone(text)
+        if zone is None:
+            return ZoneResult(None, None)
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is None or user.consent_at is None:
+                return ZoneResult(None, None)
+            user.timezone = zone
+            if user.awaiting == AWAIT_TIMEZONE:
+                user.awaiting = None
+        return ZoneResult(zone, local_time(zone, self.clock.now()))

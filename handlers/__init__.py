@@ -1,0 +1,1 @@
+"""Telegram adapters: decode an update, call one service, render the reply."""

@@ -1,0 +1,94 @@
+"""Short, self-describing callback data (Telegram allows 1-64 bytes), encoded and decoded here.
+
+    c:<checkin>:<step>:<option>   a tap on a question ('<' Back, '>' Done, 'x' Cancel)
+    r:<checkin>:go|new            resume an open check-in, or start again
+    n:<checkin>:add|x             add a note to a finished check-in, or stop adding one
+    o:yes|no                      consent
+    tz:<zone>|tz:?                a time zone from the short list, or "type it"
+
+Decoding never trusts the data: the service re-checks owner, step and openness in the database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.timezones import QUICK_ZONES
+
+MAX_BYTES = 64
+_ID = r"([1-9][0-9]{0,17})"
+_CHECKIN = re.compile(rf"^c:{_ID}:([a-z_]{{1,24}}):([a-z0-9_<>]{{1,24}})$")
+_RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
+_NOTE = re.compile(rf"^n:{_ID}:(add|x)$")
+
+
+@dataclass(frozen=True)
+class CheckinTap:
+    checkin_id: int
+    step: str
+    option: str
+
+
+@dataclass(frozen=True)
+class ResumeTap:
+    checkin_id: int
+    restart: bool
+
+
+@dataclass(frozen=True)
+class NoteTap:
+    checkin_id: int
+    cancel: bool
+
+
+@dataclass(frozen=True)
+class ConsentTap:
+    agree: bool
+
+
+@dataclass(frozen=True)
+class ZoneTap:
+    zone: str | None
+    """None means "let me type it"."""
+
+
+Tap = CheckinTap | ResumeTap | NoteTap | ConsentTap | ZoneTap
+
+
+def encode(tap: Tap) -> str:
+    match tap:
+        case CheckinTap(checkin_id, step, option):
+            data = f"c:{checkin_id}:{step}:{option}"
+        case ResumeTap(checkin_id, restart):
+            data = f"r:{checkin_id}:{'new' if restart else 'go'}"
+        case NoteTap(checkin_id, cancel):
+            data = f"n:{checkin_id}:{'x' if cancel else 'add'}"
+        case ConsentTap(agree):
+            data = f"o:{'yes' if agree else 'no'}"
+        case ZoneTap(zone):
+            data = f"tz:{zone or '?'}"
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Tap | None:
+    """The tap that ``data`` encodes, or None when it is malformed."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    if m := _CHECKIN.match(data):
+        return CheckinTap(int(m.group(1)), m.group(2), m.group(3))
+    if m := _RESUME.match(data):
+        return ResumeTap(int(m.group(1)), m.group(2) == "new")
+    if m := _NOTE.match(data):
+        return NoteTap(int(m.group(1)), m.group(2) == "x")
+    if data in ("o:yes", "o:no"):
+        return ConsentTap(data == "o:yes")
+    if data.startswith("tz:"):
+        zone = data[3:]
+        if zone == "?":
+            return ZoneTap(None)
+        if zone in QUICK_ZONES:
+            return ZoneTap(zone)
+    return None

@@ -1,0 +1,42 @@
+"""One entry point for every button: decode the data, then hand it to the right handler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+
+from handlers import checkin, onboarding
+from handlers.callback_data import (
+    CheckinTap,
+    ConsentTap,
+    NoteTap,
+    ResumeTap,
+    ZoneTap,
+    decode,
+)
+from handlers.context import Context
+
+log = logging.getLogger(__name__)
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """Route a callback query; malformed data gets a polite answer and changes nothing."""
+    query = update.callback_query
+    if query is None:
+        return
+    match decode(query.data):
+        case CheckinTap() as tap:
+            await checkin.tap(update, context, tap)
+        case ResumeTap() as tap:
+            await checkin.resume(update, context, tap)
+        case NoteTap() as tap:
+            await checkin.note(update, context, tap)
+        case ConsentTap() as tap:
+            await onboarding.consent(update, context, tap)
+        case ZoneTap() as tap:
+            await onboarding.zone(update, context, tap)
+        case None:
+            log.info("malformed callback data from update %s", update.update_id)
+            lang = context.services.catalog.language_for(query.from_user.language_code)
+            await query.answer(context.services.catalog.text("error.callback", lang))

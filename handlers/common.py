@@ -1,0 +1,45 @@
+"""Small helpers shared by the handler modules."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+
+log = logging.getLogger(__name__)
+
+
+def who(update: Update) -> tuple[int, int, str | None]:
+    """(Telegram user id, chat id, language code) of an update from a person."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None:
+        raise ValueError("update has no user or chat")
+    return user.id, chat.id, user.language_code
+
+
+async def edit(
+    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None, **kwargs: object
+) -> None:
+    """Edit the message a button belongs to; an unchanged message is not an error."""
+    try:
+        await query.edit_message_text(text, reply_markup=markup, **kwargs)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+async def freeze(query: CallbackQuery, text: str) -> None:
+    """Replace an old question with a short line and no buttons; best effort (it may be gone)."""
+    try:
+        await query.edit_message_text(text)
+    except BadRequest as exc:
+        log.info("could not edit an old message: %s", exc.message)
+
+
+def message_of(update: Update) -> Message:
+    message = update.effective_message
+    if message is None:
+        raise ValueError("update has no message")
+    return message

@@ -1,0 +1,41 @@
+"""The error handler: log what failed (ids and types, never message text), tell the person."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from handlers.context import Context
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: Context) -> None:
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    # The traceback is logged without the exception's message for non-Telegram errors: database
+    # errors can quote values, and values here are health data.
+    if isinstance(error, TelegramError):
+        log.error("Telegram error on update %s: %s", update_id, error.message)
+    else:
+        log.error(
+            "Error on update %s: %s",
+            update_id,
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+        )
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            catalog = context.services.catalog
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            lang = catalog.language_for(
+                update.effective_user.language_code if update.effective_user else None
+            )
+            await context.bot.send_message(
+                update.effective_chat.id, catalog.text("error.generic", lang)
+            )
+        except TelegramError:
+            log.warning("could not tell the user about the error on update %s", update_id)

@@ -1,0 +1,119 @@
+"""/start, consent, time zone, /help, and the notice for group chats."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+
+from bot.users import AWAIT_TIMEZONE
+from handlers import views
+from handlers.callback_data import ConsentTap, ZoneTap
+from handlers.common import edit, message_of, who
+from handlers.context import Context
+
+
+async def start(update: Update, context: Context) -> None:
+    """Greet, say what the bot does and does not do, and ask for consent."""
+    services = context.services
+    user_id, chat_id, language = who(update)
+    person = await services.users.greet(user_id, chat_id, language)
+    if person.consented:
+        await message_of(update).reply_text(services.catalog.text("start.already", person.language))
+        return
+    text, keyboard = views.consent(services.catalog, person.language)
+    await message_of(update).reply_text(text, reply_markup=keyboard)
+
+
+async def consent(update: Update, context: Context, tap: ConsentTap) -> None:
+    """The answer to the consent question."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    user_id, chat_id, language = who(update)
+    await query.answer()
+    if not tap.agree:
+        await services.users.decline(user_id)
+        lang = services.catalog.language_for(language)
+        await edit(query, services.catalog.text("start.declined", lang))
+        return
+    person = await services.users.consent(user_id, chat_id, language)
+    text, keyboard = views.zones(services.catalog, person.language)
+    await edit(query, text, keyboard)
+
+
+async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
+    """A time zone picked from the short list, or a request to type one."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    user_id, _, _ = who(update)
+    person = await services.users.get(user_id)
+    await query.answer()
+    if person is None or not person.consented:
+        await edit(query, services.catalog.text("consent.needed", "en"))
+        return
+    if tap.zone is None:
+        await services.users.set_awaiting(user_id, AWAIT_TIMEZONE)
+        await edit(query, services.catalog.text("tz.type_prompt", person.language))
+        return
+    result = await services.users.set_timezone(user_id, tap.zone)
+    await edit(
+        query,
+        services.catalog.text(
+            "tz.saved", person.language, zone=result.zone, local_time=result.local_time
+        ),
+    )
+
+
+async def zone_typed(update: Update, context: Context, text: str, language: str) -> None:
+    """Free text while the bot waits for a time zone."""
+    services = context.services
+    user_id, _, _ = who(update)
+    result = await services.users.set_timezone(user_id, text)
+    message = message_of(update)
+    if result.zone is None:
+        # Not understood: say so, keep waiting, and offer the short list again.
+        _, keyboard = views.zones(services.catalog, language, "tz.choose")
+        unknown = services.catalog.text("tz.unknown", language, zone=text[:40])
+        await message.reply_text(unknown, reply_markup=keyboard)
+        return
+    await message.reply_text(
+        services.catalog.text("tz.saved", language, zone=result.zone, local_time=result.local_time)
+    )
+
+
+async def timezone_command(update: Update, context: Context) -> None:
+    """/timezone: change the time zone."""
+    services = context.services
+    user_id, _, _ = who(update)
+    person = await services.users.get(user_id)
+    if person is None or not person.consented:
+        await message_of(update).reply_text(services.catalog.text("consent.needed", "en"))
+        return
+    text, keyboard = views.zones(services.catalog, person.language, "tz.choose")
+    await message_of(update).reply_text(text, reply_markup=keyboard)
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """/help: the commands, and that the bot is not for emergencies."""
+    services = context.services
+    user = update.effective_user
+    person = await services.users.get(user.id) if user else None
+    lang = (
+        person.language
+        if person
+        else services.catalog.language_for(user.language_code if user else None)
+    )
+    await message_of(update).reply_text(services.catalog.text("help", lang))
+
+
+async def not_private(update: Update, context: Context) -> None:
+    """In a group: say the bot works only in a private chat, and store nothing."""
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None or chat.type == ChatType.PRIVATE:
+        return
+    lang = context.services.catalog.language_for(
+        update.effective_user.language_code if update.effective_user else None
+    )
+    await message.reply_text(context.services.catalog.text("private.only", lang))

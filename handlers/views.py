@@ -1,0 +1,160 @@
+"""Rendering: service results -> message text and buttons. All text comes from content/."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.checkin import BACK, DONE, Engine, Step
+from bot.checkin_service import CANCEL, Advice, Screen, Summary
+from bot.timezones import QUICK_ZONES
+from content.loader import Catalog
+from handlers.callback_data import (
+    CheckinTap,
+    ConsentTap,
+    NoteTap,
+    ResumeTap,
+    ZoneTap,
+    encode,
+)
+
+Rendered = tuple[str, InlineKeyboardMarkup | None]
+
+_TICK = "✅ "
+_WIDE_LABEL = 15
+"""Labels longer than this get a row of their own (big targets for unsteady hands)."""
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def _rows(
+    buttons: Sequence[InlineKeyboardButton], per_row: int
+) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
+
+
+def question(catalog: Catalog, engine: Engine, lang: str, screen: Screen) -> Rendered:
+    """The question for ``screen.step`` with its buttons (ticks on a multi-select step)."""
+    step = screen.step
+    t = catalog.text
+
+    def tap(option: str) -> str:
+        return encode(CheckinTap(screen.checkin_id, step.value, option))
+
+    kind = engine.kind(step)
+    rows: list[list[InlineKeyboardButton]] = []
+    if kind == "scale":
+        numbers = [_button(o, tap(o)) for o in engine.options(step)]
+        rows = _rows(numbers, 6)
+    else:
+        labels = [(o, t(f"opt.{step.value}.{o}", lang)) for o in engine.options(step)]
+        ticked = set(screen.draft)
+        buttons = [_button((_TICK if o in ticked else "") + label, tap(o)) for o, label in labels]
+        wide = kind == "multi" and any(len(label) > _WIDE_LABEL for _, label in labels)
+        rows = _rows(buttons, 1 if wide else 3 if kind == "single" else 2)
+        if kind == "multi":
+            none = engine.none_option(step)
+            if none:
+                rows.append([_button(t(f"opt.{step.value}.{none}", lang), tap(none))])
+            rows.append([_button(t("button.done", lang), tap(DONE))])
+    nav = [_button(t("button.cancel", lang), tap(CANCEL))]
+    if screen.can_go_back:
+        nav.insert(0, _button(t("button.back", lang), tap(BACK)))
+    rows.append(nav)
+    return t(f"q.{step.value}", lang), InlineKeyboardMarkup(rows)
+
+
+def _labels(
+    catalog: Catalog, lang: str, step: Step, options: Iterable[str], order: Sequence[str]
+) -> str:
+    chosen = set(options)
+    return ", ".join(catalog.text(f"opt.{step.value}.{o}", lang) for o in order if o in chosen)
+
+
+def summary(catalog: Catalog, engine: Engine, lang: str, result: Summary) -> Rendered:
+    """What was saved, one or two tips with their sources, and the Add-a-note button."""
+    t = catalog.text
+    a = result.answers
+    lines = [t("summary.title", lang), "", t("summary.pain", lang, pain=a.pain)]
+    for step, chosen, key in (
+        (Step.WHERE, a.where, "summary.where"),
+        (Step.FEEL, a.feel, "summary.feel"),
+        (Step.SYMPTOMS, a.symptoms, "summary.symptoms"),
+    ):
+        if chosen:
+            lines.append(
+                t(key, lang, items=_labels(catalog, lang, step, chosen, engine.options(step)))
+            )
+    for snippet in result.snippets:
+        lines += [
+            "",
+            t("summary.tip", lang, text=snippet.text),
+            t("summary.source", lang, title=catalog.source_title(snippet.source)),
+        ]
+    lines += ["", t("summary.note_hint", lang)]
+    keyboard = InlineKeyboardMarkup(
+        [[_button(t("button.add_note", lang), encode(NoteTap(result.checkin_id, cancel=False)))]]
+    )
+    return "\n".join(lines), keyboard
+
+
+def _emergency(catalog: Catalog, lang: str, advice: Advice) -> str:
+    if advice.emergency_number:
+        return catalog.text("emergency.known", lang, number=advice.emergency_number)
+    return catalog.text("emergency.unknown", lang)
+
+
+def red(catalog: Catalog, lang: str, advice: Advice) -> str:
+    """The red-flag advice, as HTML: the first line bold, so it cannot be missed."""
+    call = _emergency(catalog, lang, advice)
+    # One message per check-in moment, even when two red rules fire together: the first rule's
+    # text carries the advice; the reasons of the others follow.
+    first, *others = advice.rules
+    lines = catalog.text(first.message_id, lang, emergency=call).split("\n")
+    for rule in others:
+        lines.insert(2, catalog.text(rule.message_id, lang, emergency=call).split("\n")[1])
+    return "\n".join([f"<b>{html.escape(lines[0])}</b>", *map(html.escape, lines[1:])])
+
+
+def amber(catalog: Catalog, lang: str, advice: Advice) -> str:
+    lines = [catalog.text("amber.intro", lang)]
+    lines += [catalog.text(rule.message_id, lang) for rule in advice.rules]
+    return "\n\n".join(lines)
+
+
+def consent(catalog: Catalog, lang: str) -> Rendered:
+    keyboard = InlineKeyboardMarkup(
+        [
+            [_button(catalog.text("start.consent_button", lang), encode(ConsentTap(True)))],
+            [_button(catalog.text("start.decline_button", lang), encode(ConsentTap(False)))],
+        ]
+    )
+    return catalog.text("start.welcome", lang), keyboard
+
+
+def zones(catalog: Catalog, lang: str, text_id: str = "start.consented") -> Rendered:
+    buttons = [_button(z.split("/")[-1].replace("_", " "), encode(ZoneTap(z))) for z in QUICK_ZONES]
+    rows = _rows(buttons, 2)
+    rows.append([_button(catalog.text("tz.other_button", lang), encode(ZoneTap(None)))])
+    return catalog.text(text_id, lang), InlineKeyboardMarkup(rows)
+
+
+def resume_offer(catalog: Catalog, lang: str, checkin_id: int) -> Rendered:
+    keyboard = InlineKeyboardMarkup(
+        [
+            [_button(catalog.text("button.resume", lang), encode(ResumeTap(checkin_id, False)))],
+            [_button(catalog.text("button.restart", lang), encode(ResumeTap(checkin_id, True)))],
+        ]
+    )
+    return catalog.text("checkin.resume_offer", lang), keyboard
+
+
+def note_prompt(catalog: Catalog, lang: str, checkin_id: int) -> Rendered:
+    keyboard = InlineKeyboardMarkup(
+        [[_button(catalog.text("button.cancel", lang), encode(NoteTap(checkin_id, cancel=True)))]]
+    )
+    return catalog.text("note.prompt", lang), keyboard
