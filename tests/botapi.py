@@ -1,0 +1,237 @@
+"""A stand-in for the Telegram Bot API, served over real HTTP on 127.0.0.1.
+
+It keeps what a chat would show (each message with its text and buttons, edits applied), answers
+the methods the bot uses, serves ``getUpdates`` for long polling, and can be told to fail a method
+(for example with 429 and ``retry_after``). Tests only: it never lives in the product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 4242
+BOT_USERNAME = "ms_backpain_test_bot"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class ChatMessage:
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: dict[str, Any] | None
+    parse_mode: str | None = None
+
+    def buttons(self) -> list[dict[str, Any]]:
+        if not self.reply_markup:
+            return []
+        return [b for row in self.reply_markup.get("inline_keyboard", []) for b in row]
+
+    def labels(self) -> list[str]:
+        return [b["text"] for b in self.buttons()]
+
+
+class BotApiStandIn:
+    """The fake Bot API. Start with ``await api.start()``; ``api.base_url`` is PTB's base_url."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[int, int], ChatMessage] = {}
+        self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
+        self._ids = itertools.count(1000)
+        self._update_ids = itertools.count(1)
+        self._updates: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- server ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            data = await request.json()
+            return dict(data) if isinstance(data, dict) else {}
+        form = await request.post()
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            text = value if isinstance(value, str) else str(value)
+            try:
+                params[key] = json.loads(text)
+            except ValueError:
+                params[key] = text
+        return params
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        method = request.match_info["method"]
+        params = await self._params(request)
+        if method != "getUpdates":
+            self.calls.append(Call(method, params))
+        queued = self.failures.get(method)
+        if queued:
+            code, description, retry_after = queued.pop(0)
+            body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+            if retry_after is not None:
+                body["parameters"] = {"retry_after": retry_after}
+            return web.json_response(body, status=code)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": True, "result": True})
+        result = await handler(params)
+        self._changed.set()
+        return web.json_response({"ok": True, "result": result})
+
+    # --- methods --------------------------------------------------------------------------------
+
+    def _bot_user(self) -> dict[str, Any]:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Back pain diary",
+            "username": BOT_USERNAME,
+            "can_join_groups": False,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    def message_json(self, message: ChatMessage) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "message_id": message.message_id,
+            "date": int(time.time()),
+            "chat": {"id": message.chat_id, "type": "private"},
+            "from": self._bot_user(),
+            "text": message.text,
+        }
+        if message.reply_markup:
+            data["reply_markup"] = message.reply_markup
+        return data
+
+    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+        return self._bot_user()
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        message = ChatMessage(
+            chat_id=int(params["chat_id"]),
+            message_id=next(self._ids),
+            text=str(params["text"]),
+            reply_markup=params.get("reply_markup"),
+            parse_mode=params.get("parse_mode"),
+        )
+        self.messages[(message.chat_id, message.message_id)] = message
+        return self.message_json(message)
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self.messages.get(key)
+        if message is None:
+            return True
+        message.text = str(params["text"])
+        message.reply_markup = params.get("reply_markup")
+        return self.message_json(message)
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + min(timeout, 5.0)
+        while True:
+            ready = [u for u in self._updates if u["update_id"] >= offset]
+            if ready or time.monotonic() >= deadline:
+                return ready
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                pass
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    # --- what tests use ---------------------------------------------------------------------------
+
+    def fail(
+        self, method: str, code: int, description: str, retry_after: int | None = None
+    ) -> None:
+        """Make the next call of ``method`` fail with this error."""
+        self.failures.setdefault(method, []).append((code, description, retry_after))
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        """Queue an update for long polling."""
+        self._updates.append(update)
+        self._new_update.set()
+
+    def next_update_id(self) -> int:
+        return next(self._update_ids)
+
+    def chat(self, chat_id: int) -> list[ChatMessage]:
+        """Messages in a chat as the person sees them now, oldest first."""
+        return [m for (c, _), m in sorted(self.messages.items()) if c == chat_id]
+
+    def last(self, chat_id: int) -> ChatMessage:
+        messages = self.chat(chat_id)
+        assert messages, f"no message in chat {chat_id}"
+        return messages[-1]
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def texts_sent(self, chat_id: int) -> list[str]:
+        return [
+            str(c.params["text"])
+            for c in self.calls
+            if c.method == "sendMessage" and int(c.params["chat_id"]) == chat_id
+        ]
+
+    async def wait_for(self, predicate: Any, timeout: float = 20.0) -> None:
+        """Wait until ``predicate()`` holds (for a bot running in another process)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("timed out waiting for the bot")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+            except TimeoutError:
+                pass

@@ -1,0 +1,91 @@
+"""/start, consent, time zone, /help and group chats, through the real Application."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from db.models import CheckIn, User
+from tests.harness import Harness, Person, text_update
+
+
+async def count(bot: Harness, model: type) -> int:
+    async with bot.services.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_start_explains_and_asks_for_consent(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/start")
+    screen = bot.screen(pat)
+    assert "not a doctor" in screen.text
+    assert "emergency number" in screen.text
+    assert screen.labels() == ["Yes, that's OK", "Not now"]
+
+
+async def test_nothing_is_stored_before_consent(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/start")
+    await bot.send(pat, "/checkin")
+    assert "need your OK" in bot.screen(pat).text
+    assert await count(bot, CheckIn) == 0
+
+
+async def test_declining_keeps_nothing(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/start")
+    await bot.press(pat, "Not now")
+    assert "not stored" in bot.screen(pat).text
+    assert await count(bot, User) == 0
+
+
+async def test_consent_then_time_zone_from_the_list(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/start")
+    await bot.press(pat, "Yes, that's OK")
+    assert "time zone" in bot.screen(pat).text
+    await bot.press(pat, "Berlin")
+    # 09:00 UTC on 2 March is 10:00 in Berlin.
+    assert "Europe/Berlin" in bot.screen(pat).text
+    assert "10:00" in bot.screen(pat).text
+    async with bot.services.sessions() as session:
+        user = await session.scalar(select(User).where(User.telegram_id == pat.user_id))
+    assert user is not None and user.consent_at is not None
+    assert user.timezone == "Europe/Berlin"
+    assert user.language == "en"
+
+
+async def test_time_zone_typed_and_a_wrong_one_gets_a_clear_reply(
+    bot: Harness, pat: Person
+) -> None:
+    await bot.send(pat, "/start")
+    await bot.press(pat, "Yes, that's OK", "Other (type it)")
+    await bot.send(pat, "Mars/Olympus")
+    assert "don't know the time zone" in bot.screen(pat).text
+    await bot.send(pat, "america/new_york")
+    assert "America/New_York" in bot.screen(pat).text
+    assert "04:00" in bot.screen(pat).text
+
+
+async def test_help_lists_the_commands(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/help")
+    text = bot.screen(pat).text
+    for command in ("/checkin", "/timezone", "/help"):
+        assert command in text
+
+
+async def test_group_chat_gets_a_private_only_notice_and_nothing_is_stored(
+    bot: Harness, pat: Person
+) -> None:
+    group = {"id": -100500, "type": "group", "title": "Family"}
+    await bot.process(text_update(pat, "/start", chat=group))
+    await bot.process(text_update(pat, "/checkin", chat=group))
+    texts = bot.api.texts_sent(-100500)
+    assert len(texts) == 2 and all("private chat" in t for t in texts)
+    assert await count(bot, User) == 0
+
+
+async def test_command_menu_is_set_at_start_and_a_failure_does_not_stop_the_bot(
+    bot: Harness,
+) -> None:
+    assert bot.app.post_init is not None
+    await bot.app.post_init(bot.app)
+    commands = bot.api.calls_of("setMyCommands")[-1].params["commands"]
+    assert [c["command"] for c in commands] == ["checkin", "timezone", "help"]
+    bot.api.fail("setMyCommands", 400, "Bad Request: something is off")
+    await bot.app.post_init(bot.app)  # logs a warning, raises nothing
