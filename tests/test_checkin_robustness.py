@@ -1,0 +1,180 @@
+"""Restarts, abandoned check-ins, resuming, and buttons that should not work."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.app import build_application
+from bot.config import Settings
+from db.models import CheckIn, CheckInAnswer
+from tests.botapi import BotApiStandIn
+from tests.harness import Harness, ManualClock, Person, find_button
+from tests.test_checkin_flow import checkins, onboard
+
+
+async def state_of(bot: Harness) -> list[tuple[int, str, str, int]]:
+    return [(c.id, c.status, c.step, c.version) for c in await checkins(bot)]
+
+
+async def test_restart_in_the_middle_resumes_from_the_database(
+    settings: Settings, api: BotApiStandIn, clock: ManualClock, pat: Person
+) -> None:
+    first = build_application(settings, clock=clock)
+    async with first:
+        one = Harness(api, first, clock)
+        await onboard(one, pat)
+        await one.send(pat, "/checkin")
+        await one.press(pat, "6", "Lower back", "Done ▶")
+    await one.services.db_engine.dispose()
+
+    # A new process: nothing in memory, the old message's buttons still work.
+    second = build_application(settings, clock=clock)
+    async with second:
+        two = Harness(api, second, clock)
+        assert "What does it feel like" in two.screen(pat).text
+        await two.press(pat, "Burning", "Done ▶", "None of these")
+        assert "your check-in is saved" in two.screen(pat).text
+        [checkin] = await checkins(two)
+        assert checkin.status == "complete" and checkin.pain_score == 6
+    await two.services.db_engine.dispose()
+
+
+async def test_abandoned_checkin_is_closed_and_not_counted(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "4")
+    old = bot.screen(pat)
+    bot.clock.advance(hours=7)  # past the 6-hour limit
+    await bot.tap(pat, find_button(old, "Lower back"), old)
+    assert "closed it" in bot.screen(pat).text
+    [checkin] = await checkins(bot)
+    assert checkin.status == "abandoned" and checkin.finished_at is None
+    # A new check-in starts fresh rather than offering the old one.
+    await bot.send(pat, "/checkin")
+    assert "How much does your back hurt" in bot.screen(pat).text
+    assert [c.status for c in await checkins(bot)] == ["abandoned", "open"]
+
+
+async def test_housekeeping_closes_idle_checkins(bot: Harness, pat: Person, sam: Person) -> None:
+    await onboard(bot, pat)
+    await onboard(bot, sam)
+    await bot.send(pat, "/checkin")
+    bot.clock.advance(hours=5)
+    await bot.send(sam, "/checkin")
+    bot.clock.advance(hours=2)
+    closed = await bot.services.checkins.close_stale()
+    assert closed == 1
+    assert [c.status for c in await checkins(bot)] == ["abandoned", "open"]
+
+
+async def test_checkin_command_offers_to_carry_on(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "5", "Lower back")
+    await bot.send(pat, "/checkin")
+    assert "not finished yet" in bot.screen(pat).text
+    await bot.press(pat, "Carry on")
+    screen = bot.screen(pat)
+    assert "Where is the pain" in screen.text and "✅ Lower back" in screen.labels()
+    await bot.press(pat, "Done ▶", "Burning", "Done ▶", "None of these")
+    assert "your check-in is saved" in bot.screen(pat).text
+    assert len(await checkins(bot)) == 1
+
+
+async def test_start_again_replaces_the_open_checkin(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "5")
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "Start again")
+    assert "How much does your back hurt" in bot.screen(pat).text
+    assert [c.status for c in await checkins(bot)] == ["cancelled", "open"]
+
+
+async def test_another_users_checkin_cannot_be_answered(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await onboard(bot, sam)
+    await bot.send(pat, "/checkin")
+    before = await state_of(bot)
+    pats_question = bot.screen(pat)
+    # Sam forges a tap on Pat's check-in.
+    await bot.tap(sam, find_button(pats_question, "7"), pats_question)
+    toast = bot.api.calls_of("answerCallbackQuery")[-1].params
+    assert "older message" in toast["text"]
+    assert await state_of(bot) == before
+
+
+async def test_finished_checkin_buttons_change_nothing(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    question = bot.screen(pat)
+    pain_button = find_button(question, "3")
+    await bot.press(pat, "0", "None of these")
+    before = await state_of(bot)
+    await bot.tap(pat, pain_button, question)
+    assert "older message" in bot.api.calls_of("answerCallbackQuery")[-1].params["text"]
+    assert await state_of(bot) == before
+
+
+async def test_an_old_steps_button_changes_nothing(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    question = bot.screen(pat)
+    data = find_button(question, "3")
+    await bot.press(pat, "5")
+    before = await state_of(bot)
+    await bot.tap(pat, data, question)  # the pain question was already answered
+    assert await state_of(bot) == before
+
+
+async def test_malformed_and_unknown_callback_data_get_a_polite_answer(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    question = bot.screen(pat)
+    checkin_id = (await checkins(bot))[0].id
+    before = await state_of(bot)
+    for data in (
+        "garbage",
+        "c:abc:pain:3",
+        f"c:{checkin_id}:pain:11",
+        f"c:{checkin_id}:pain:drop table",
+        f"c:{checkin_id}:nonsense:1",
+        "tz:Mars/Olympus",
+        "c:" + "9" * 60,
+    ):
+        await bot.tap(pat, data, question)
+        toast = bot.api.calls_of("answerCallbackQuery")[-1].params
+        assert toast.get("text"), data
+    assert await state_of(bot) == before
+
+
+async def test_text_where_a_button_is_expected_gets_a_hint(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "5")
+    before = await state_of(bot)
+    await bot.send(pat, "it hurts a lot")
+    assert "tap one of the buttons" in bot.screen(pat).text
+    assert await state_of(bot) == before
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(CheckInAnswer))).all() == []
+        checkin = await session.scalar(select(CheckIn))
+    assert checkin is not None and checkin.note is None
+
+
+async def test_a_note_that_is_too_long_is_refused_and_can_be_sent_again(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "0", "None of these", "📝 Add a note")
+    await bot.send(pat, "x" * 600)
+    assert "a bit long" in bot.screen(pat).text
+    await bot.send(pat, "Shorter now")
+    assert "note is saved" in bot.screen(pat).text
+    [checkin] = await checkins(bot)
+    assert checkin.note == "Shorter now"
