@@ -8,6 +8,7 @@ the methods the bot uses, serves ``getUpdates`` for long polling, and can be tol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -180,10 +181,8 @@ class BotApiStandIn:
             if ready or time.monotonic() >= deadline:
                 return ready
             self._new_update.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
-            except TimeoutError:
-                pass
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
         return True
@@ -231,7 +230,5 @@ class BotApiStandIn:
             if remaining <= 0:
                 raise AssertionError("timed out waiting for the bot")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-            except TimeoutError:
-                pass

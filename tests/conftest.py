@@ -74,9 +74,7 @@ async def _truncate(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """Every database test runs twice: on a SQLite file and on PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "bot.db"
@@ -113,9 +111,7 @@ def settings(database_url: str, api: BotApiStandIn) -> Settings:
 
 
 @pytest.fixture
-async def bot(
-    settings: Settings, api: BotApiStandIn, clock: ManualClock
-) -> AsyncIterator[Harness]:
+async def bot(settings: Settings, api: BotApiStandIn, clock: ManualClock) -> AsyncIterator[Harness]:
     app = build_application(settings, clock=clock)
     harness = Harness(api, app, clock)
     async with app:

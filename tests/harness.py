@@ -73,9 +73,7 @@ def text_update(person: Person, text: str, chat: dict[str, Any] | None = None) -
     return {"update_id": next(_update_ids), "message": message}
 
 
-def button_update(
-    person: Person, data: str, message: dict[str, Any]
-) -> dict[str, Any]:
+def button_update(person: Person, data: str, message: dict[str, Any]) -> dict[str, Any]:
     return {
         "update_id": next(_update_ids),
         "callback_query": {

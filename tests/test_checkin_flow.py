@@ -86,8 +86,11 @@ async def test_checkin_without_red_flags_takes_at_most_six_taps_after_the_score(
     await bot.send(pat, "/checkin")
     await bot.press(pat, "6")
     taps = 0
-    for labels in (("Middle back (like a band)", "Done ▶"), ("Aching or stiff", "Done ▶"),
-                   ("Stiffness or spasms", "Done ▶")):
+    for labels in (
+        ("Middle back (like a band)", "Done ▶"),
+        ("Aching or stiff", "Done ▶"),
+        ("Stiffness or spasms", "Done ▶"),
+    ):
         await bot.press(pat, *labels)
         taps += len(labels)
     assert taps == 6

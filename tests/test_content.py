@@ -1,0 +1,105 @@
+"""The content catalogue: complete, sourced, readable, short, and written anew."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import textstat
+
+from bot.checkin import Answers, Engine, Step
+from bot.checkin_service import Summary
+from bot.snippets import choose
+from content.loader import ContentError, default_catalog, load_catalog
+from handlers import views
+
+CATALOG = default_catalog()
+SNIPPETS = CATALOG.snippets_for("en")
+MAX_GRADE = 8.0
+TELEGRAM_TEXT_LIMIT = 4096
+
+REQUIRED_TOPICS = {
+    # each location in the source
+    "where.upper", "where.middle", "where.lower", "where.one_side", "where.widespread",
+    # features, spasms and posture
+    "feel.neuropathic", "symptom.spasms", "posture",
+    # each family of treatment
+    "treat.medicines", "treat.physio", "treat.posture", "treat.dmt", "treat.complementary",
+    # when to see a doctor
+    "see_doctor",
+}  # fmt: skip
+
+
+def test_every_required_topic_has_a_snippet() -> None:
+    assert {s.id for s in SNIPPETS} >= REQUIRED_TOPICS
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda s: s.id)
+def test_snippet_reads_at_grade_eight_or_lower(snippet) -> None:  # type: ignore[no-untyped-def]
+    textstat.set_lang("en")
+    assert textstat.flesch_kincaid_grade(snippet.text) <= MAX_GRADE
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda s: s.id)
+def test_snippet_names_a_known_source(snippet) -> None:  # type: ignore[no-untyped-def]
+    assert snippet.source in CATALOG.sources
+
+
+def test_the_longest_summary_fits_one_telegram_message() -> None:
+    engine = Engine(CATALOG.questionnaire)
+    longest = tuple(sorted(SNIPPETS, key=lambda s: len(s.text))[-2:])
+    everything = Answers(
+        pain=10,
+        where=frozenset(engine.options(Step.WHERE)),
+        feel=frozenset(engine.options(Step.FEEL)),
+        symptoms=frozenset(engine.options(Step.SYMPTOMS)),
+    )
+    text, _ = views.summary(CATALOG, engine, "en", Summary(1, everything, longest))
+    assert len(text) <= TELEGRAM_TEXT_LIMIT
+
+
+def test_every_message_names_a_known_source() -> None:
+    for message_id, message in CATALOG.messages["en"].items():
+        assert message.source in CATALOG.sources, message_id
+
+
+def test_snippet_choice_fits_the_answers_and_avoids_last_time() -> None:
+    lower = Answers(pain=5, where=frozenset({"lower", "legs"}), feel=frozenset({"burning"}))
+    first = choose(lower, SNIPPETS)
+    assert first[0].id == "where.lower"
+    assert len(first) == 2
+    second = choose(lower, SNIPPETS, previous=[s.id for s in first])
+    assert not {s.id for s in first} & {s.id for s in second}
+    assert choose(lower, SNIPPETS) == first  # deterministic
+
+
+def test_snippet_choice_for_no_pain_uses_general_snippets() -> None:
+    chosen = choose(Answers(pain=0), SNIPPETS)
+    assert chosen and all("general" in s.tags for s in chosen)
+
+
+def test_broken_content_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    root = Path(__file__).parents[1] / "content"
+    for name in ("sources.yaml", "questionnaire.yaml", "emergency_numbers.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    (tmp_path / "en").mkdir()
+    for name in ("snippets.yaml", "red_flag_phrases.yaml"):
+        (tmp_path / "en" / name).write_text((root / "en" / name).read_text())
+    messages = (root / "en" / "messages.yaml").read_text()
+    (tmp_path / "en" / "messages.yaml").write_text(messages.replace("q.saddle:", "q.other:"))
+    with pytest.raises(ContentError, match=r"q\.saddle"):
+        load_catalog(tmp_path)  # type: ignore[arg-type]
+
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "ms-back-pain-article.txt"
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason="the source article is not beside this checkout")
+def test_content_does_not_copy_the_source_article() -> None:
+    words = re.findall(r"[a-z']+", SEED.read_text().lower())
+    runs = {" ".join(words[i : i + 9]) for i in range(len(words) - 8)}
+    for path in (Path(__file__).parents[1] / "content").rglob("*.yaml"):
+        text = re.findall(r"[a-z']+", path.read_text().lower())
+        copied = [" ".join(text[i : i + 9]) for i in range(len(text) - 8)]
+        assert not runs.intersection(copied), path.name

@@ -1,0 +1,131 @@
+"""The bot as an operator runs it (``python -m bot run``), talking HTTP to the Bot API stand-in.
+
+Long polling, migrations on start, a red flag, a clean stop on SIGTERM, and logs that hold neither
+the token nor anything the patient said."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Escalation
+from db.session import create_engine, create_sessionmaker
+from tests.botapi import BotApiStandIn
+from tests.conftest import TOKEN
+from tests.harness import Person, button_update, find_button, text_update
+
+ROOT = Path(__file__).parents[1]
+NOTE = "Sore after gardening, otherwise fine"
+
+
+@pytest.fixture
+async def running_bot(
+    api: BotApiStandIn, tmp_path: Path
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, Path]]:
+    db_file = tmp_path / "e2e.db"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))},
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "TELEGRAM_BASE_FILE_URL": api.base_file_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{db_file}",
+        "LOG_LEVEL": "DEBUG",
+    }
+    log_file = (tmp_path / "bot.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=log_file,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        yield process, db_file
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        log_file.close()
+
+
+async def press(api: BotApiStandIn, person: Person, label: str) -> None:
+    message = next(
+        m
+        for m in reversed(api.chat(person.chat_id))
+        if any(b["text"].removeprefix("✅ ") == label for b in m.buttons())
+    )
+    update = button_update(person, find_button(message, label), api.message_json(message))
+    api.push_update(update)
+
+
+async def test_bot_runs_with_long_polling_against_a_bot_api_over_http(
+    api: BotApiStandIn, running_bot: tuple[asyncio.subprocess.Process, Path]
+) -> None:
+    process, db_file = running_bot
+    pat = Person(777, "Pat")
+
+    def last_text() -> str:
+        messages = api.chat(pat.chat_id)
+        return messages[-1].text if messages else ""
+
+    async def step(expect: str) -> None:
+        await api.wait_for(lambda: expect in last_text(), timeout=30)
+
+    # The command menu is set when the bot starts.
+    await api.wait_for(lambda: bool(api.calls_of("setMyCommands")), timeout=30)
+
+    api.push_update(text_update(pat, "/start"))
+    await step("Is it OK for me to store")
+    await press(api, pat, "Yes, that's OK")
+    await step("which time zone")
+    await press(api, pat, "Berlin")
+    await step("Europe/Berlin")
+
+    api.push_update(text_update(pat, "/checkin"))
+    await step("How much does your back hurt")
+    await press(api, pat, "9")
+    await step("fall or an injury")
+    await press(api, pat, "Yes")
+    await api.wait_for(lambda: any("🚨" in t for t in api.texts_sent(pat.chat_id)), timeout=30)
+    await step("Where is the pain")
+    for label in ("Lower back", "Done ▶"):  # two quick taps: handled in order
+        await press(api, pat, label)
+    await step("What does it feel like")
+    await press(api, pat, "Electric or shooting")
+    await api.wait_for(lambda: "✅ Electric or shooting" in api.last(pat.chat_id).labels())
+    await press(api, pat, "Done ▶")
+    await step("Anything else going on")
+    await press(api, pat, "None of these")
+    await step("your check-in is saved")
+    await press(api, pat, "📝 Add a note")
+    await step("Type your note")
+    api.push_update(text_update(pat, NOTE))
+    await step("note is saved")
+
+    red = next(t for t in api.texts_sent(pat.chat_id) if "🚨" in t)
+    assert "call 112" in red
+
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+    logs = (db_file.parent / "bot.log").read_text()
+    assert "starting with long polling" in logs
+    assert TOKEN not in logs and TOKEN.split(":")[1] not in logs
+    assert NOTE not in logs and "gardening" not in logs
+
+    engine = create_engine(f"sqlite+aiosqlite:///{db_file}")
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rules = (await session.scalars(select(Escalation.rule_ids))).all()
+    finally:
+        await engine.dispose()
+    assert rules == ["red.severe_pain_after_injury"]
