@@ -330,7 +330,8 @@ class CheckinService:
             rule_ids=[r.id for r in rules],
             now=now,
         )
-        log.warning("checkin %s escalated: %s", checkin_id, tier.value)
+        # Which rule fired is health data: the log says only that an escalation was recorded.
+        log.info("escalation %s recorded for checkin %s", escalation.id, checkin_id)
         return Advice(
             escalation.id,
             tier,

@@ -29,6 +29,8 @@ class _Strict(BaseModel):
 
 class Source(_Strict):
     title: str
+    short: str
+    """What a patient sees after a snippet: a few words."""
     note: str = ""
 
 
@@ -139,7 +141,7 @@ class Catalog:
         return tuple(dict.fromkeys(own + self.red_flag_phrases[DEFAULT_LANGUAGE]))
 
     def source_title(self, source_id: str) -> str:
-        return self.sources[source_id].title
+        return self.sources[source_id].short
 
 
 def _read_yaml(path: resources.abc.Traversable) -> Any:
