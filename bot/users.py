@@ -54,33 +54,27 @@ class UserService:
 
     async def greet(self, telegram_id: int, chat_id: int, language_code: str | None) -> Person:
         """Find or create the user on /start, recording their language."""
+        return await self._register(telegram_id, chat_id, language_code, consent=False)
+
+    async def consent(self, telegram_id: int, chat_id: int, language_code: str | None) -> Person:
+        """Record that the person agreed to their answers being stored."""
+        return await self._register(telegram_id, chat_id, language_code, consent=True)
+
+    async def _register(
+        self, telegram_id: int, chat_id: int, language_code: str | None, *, consent: bool
+    ) -> Person:
+        now = self.clock.now()
+        language = self.catalog.language_for(language_code)
         async with self.sessions.begin() as session:
-            user = await repo.get_or_create(
-                session,
-                telegram_id,
-                chat_id,
-                self.catalog.language_for(language_code),
-                self.clock.now(),
-            )
+            user = await repo.get_or_create(session, telegram_id, chat_id, language, now)
+            if consent and user.consent_at is None:
+                user.consent_at = now
             return _person(user)
 
     async def get(self, telegram_id: int) -> Person | None:
         async with self.sessions.begin() as session:
             user = await repo.by_telegram_id(session, telegram_id)
             return _person(user) if user else None
-
-    async def consent(self, telegram_id: int, chat_id: int, language_code: str | None) -> Person:
-        async with self.sessions.begin() as session:
-            user = await repo.get_or_create(
-                session,
-                telegram_id,
-                chat_id,
-                self.catalog.language_for(language_code),
-                self.clock.now(),
-            )
-            if user.consent_at is None:
-                user.consent_at = self.clock.now()
-            return _person(user)
 
     async def decline(self, telegram_id: int) -> None:
         """Keep nothing of someone who said no (unless they had agreed before)."""
