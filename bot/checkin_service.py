@@ -126,6 +126,8 @@ class CheckinService:
             user = await user_repo.by_telegram_id(session, telegram_id)
             if user is None or user.consent_at is None:
                 return Reply(Status.NO_CONSENT, user.language if user else "en")
+            if (user.awaiting or "").startswith(AWAIT_NOTE):
+                user.awaiting = None  # a new check-in ends the offer to note the last one
             current = await repo.open_for(session, user.id)
             if current is not None and self._idle(current):
                 await self._abandon(session, current)

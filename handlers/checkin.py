@@ -99,10 +99,12 @@ async def tap(update: Update, context: Context, data: CheckinTap) -> None:
         await _send_screen(context, chat_id, reply)
     elif reply.screen is not None:
         text, keyboard = views.question(catalog, services.engine, reply.language, reply.screen)
-        await edit(query, text, keyboard)
+        if not await edit(query, text, keyboard):
+            await _send_screen(context, chat_id, reply)
     elif reply.summary is not None:
         text, keyboard = views.summary(catalog, services.engine, reply.language, reply.summary)
-        await edit(query, text, keyboard)
+        if not await edit(query, text, keyboard):
+            await _send_screen(context, chat_id, reply)
     if reply.amber is not None:
         await _send_advice(context, chat_id, reply, reply.amber)
 

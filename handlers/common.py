@@ -19,15 +19,17 @@ def who(update: Update) -> tuple[int, int, str | None]:
     return user.id, chat.id, user.language_code
 
 
-async def edit(
-    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None, **kwargs: object
-) -> None:
-    """Edit the message a button belongs to; an unchanged message is not an error."""
+async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
+    """Edit the message a button belongs to. An unchanged message counts as edited; False means
+    Telegram would not edit it (too old, deleted), so the caller should send a new one."""
     try:
-        await query.edit_message_text(text, reply_markup=markup, **kwargs)  # type: ignore[arg-type]
+        await query.edit_message_text(text, reply_markup=markup)
     except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            raise
+        if "not modified" in exc.message.lower():
+            return True
+        log.info("could not edit a message: %s", exc.message)
+        return False
+    return True
 
 
 async def freeze(query: CallbackQuery, text: str) -> None:

@@ -178,3 +178,25 @@ async def test_a_note_that_is_too_long_is_refused_and_can_be_sent_again(
     assert "note is saved" in bot.screen(pat).text
     [checkin] = await checkins(bot)
     assert checkin.note == "Shorter now"
+
+
+async def test_a_question_telegram_will_not_edit_is_sent_again(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    bot.api.fail("editMessageText", 400, "Bad Request: message can't be edited")
+    await bot.press(pat, "5")
+    assert "Where is the pain" in bot.screen(pat).text
+    await bot.press(pat, "Lower back")  # the new message is the one that is edited now
+    assert "✅ Lower back" in bot.screen(pat).labels()
+    [checkin] = await checkins(bot)
+    assert checkin.message_id == bot.screen(pat).message_id
+
+
+async def test_starting_a_new_checkin_ends_the_note_offer(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "0", "None of these", "📝 Add a note")
+    await bot.send(pat, "/checkin")
+    await bot.send(pat, "some text")
+    assert "tap one of the buttons" in bot.screen(pat).text
+    assert [c.note for c in await checkins(bot)] == [None, None]
