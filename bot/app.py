@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram import BotCommand
@@ -24,14 +25,18 @@ from telegram.request import BaseRequest
 from bot.checkin_service import CheckinService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.reminders import ReminderService
 from bot.services import Services
+from bot.sweep import Sweeper, SweepSettings
 from bot.users import UserService
 from content.loader import Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
 from handlers import checkin, onboarding
+from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
 from handlers.context import Context
 from handlers.errors import on_error
+from handlers.reminders import TelegramReminderSender
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ BotApp = Application[
     ExtBot[None], Context, dict[Any, Any], dict[Any, Any], dict[str, Any], JobQueue[Context]
 ]
 
-COMMANDS = ("checkin", "timezone", "help")
+COMMANDS = ("checkin", "settings", "timezone", "help")
 
 
 def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Services:
@@ -59,6 +64,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
             timeout_minutes=settings.checkin_timeout_minutes,
             note_max_chars=settings.note_max_chars,
         ),
+        reminders=ReminderService(sessions, clock, nudge_minutes=settings.nudge_minutes),
     )
 
 
@@ -82,10 +88,25 @@ def build_application(
         .post_shutdown(_post_shutdown)
     )
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # Stays under Telegram's overall limit and honours 429 retry_after with a few retries.
+        limiter = AIORateLimiter(
+            overall_max_rate=settings.telegram_max_messages_per_second, max_retries=3
+        )
+        builder = builder.rate_limiter(limiter)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app: BotApp = builder.build()
+    services.sweeper = Sweeper(
+        services.sessions,
+        services.clock,
+        TelegramReminderSender(app.bot, services.catalog),
+        SweepSettings(
+            batch_size=settings.reminder_batch_size,
+            lease=timedelta(seconds=settings.reminder_lease_seconds),
+            grace=timedelta(minutes=settings.reminder_grace_minutes),
+            max_attempts=settings.reminder_max_attempts,
+        ),
+    )
     app.bot_data["services"] = services
 
     private = filters.ChatType.PRIVATE
@@ -94,11 +115,22 @@ def build_application(
     app.add_handler(CommandHandler("help", onboarding.help_command, filters=private))
     app.add_handler(CommandHandler("checkin", checkin.checkin_command, filters=private))
     app.add_handler(CommandHandler("timezone", onboarding.timezone_command, filters=private))
+    app.add_handler(CommandHandler("settings", settings_handlers.settings_command, filters=private))
+    app.add_handler(MessageHandler(private & filters.LOCATION, settings_handlers.location))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, checkin.text_message))
     app.add_error_handler(on_error)
 
     if app.job_queue is not None:
+        # One sweep job per process, whatever the number of patients: the schedule is in the
+        # database, not in the job store.
+        app.job_queue.run_repeating(
+            _sweep,
+            interval=settings.reminder_sweep_seconds,
+            first=1.0,
+            name="reminder-sweep",
+            job_kwargs={"max_instances": 1, "coalesce": True},
+        )
         app.job_queue.run_repeating(
             _housekeeping,
             interval=settings.housekeeping_interval_seconds,
@@ -106,6 +138,13 @@ def build_application(
             name="housekeeping",
         )
     return app
+
+
+async def _sweep(context: Context) -> None:
+    """Send every reminder that is due."""
+    sweeper = context.services.sweeper
+    if sweeper is not None:
+        await sweeper.run_once()
 
 
 async def _housekeeping(context: Context) -> None:

@@ -120,8 +120,9 @@ class CheckinService:
     def _idle(self, checkin: CheckIn) -> bool:
         return checkin.updated_at < self.clock.now() - timedelta(minutes=self.timeout_minutes)
 
-    async def start(self, telegram_id: int) -> Reply:
-        """Start a check-in, or offer to resume the one in progress."""
+    async def start(self, telegram_id: int, reminder_delivery_id: int | None = None) -> Reply:
+        """Start a check-in, or offer to resume the one in progress. ``reminder_delivery_id``
+        links it to the reminder it was started from (the caller has checked the owner)."""
         async with self.sessions.begin() as session:
             user = await user_repo.by_telegram_id(session, telegram_id)
             if user is None or user.consent_at is None:
@@ -139,13 +140,16 @@ class CheckinService:
                     checkin_id=current.id,
                     message_id=current.message_id,
                 )
-            checkin = await self._create(session, user)
+            checkin = await self._create(session, user, reminder_delivery_id)
             return Reply(Status.OK, user.language, checkin.id, screen=_screen(checkin))
 
-    async def _create(self, session: AsyncSession, user: User) -> CheckIn:
+    async def _create(
+        self, session: AsyncSession, user: User, reminder_delivery_id: int | None = None
+    ) -> CheckIn:
         now = self.clock.now()
         checkin = CheckIn(
             user_id=user.id,
+            reminder_delivery_id=reminder_delivery_id,
             started_at=now,
             updated_at=now,
             status=repo.OPEN,

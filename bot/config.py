@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     """A check-in left open longer than this is closed unfinished."""
     housekeeping_interval_seconds: float = Field(default=300.0, ge=1.0)
     note_max_chars: int = Field(default=500, ge=20, le=3500)
+    reminder_sweep_seconds: float = Field(default=5.0, ge=0.5, le=300)
+    """How often each process looks for due reminders."""
+    reminder_grace_minutes: int = Field(default=120, ge=0, le=24 * 60)
+    """A reminder overdue by less than this (after downtime) is still sent, once."""
+    reminder_batch_size: int = Field(default=50, ge=1, le=1000)
+    reminder_lease_seconds: int = Field(default=120, ge=10, le=3600)
+    """How long a claim lasts; a crashed claimer's rows are taken over after it."""
+    reminder_max_attempts: int = Field(default=5, ge=1, le=20)
+    nudge_minutes: int = Field(default=180, ge=0, le=24 * 60)
+    """Default delay of the one gentle nudge after an unanswered reminder (0: no nudge)."""
+    telegram_max_messages_per_second: float = Field(default=30.0, ge=0)
+    """Overall send rate (Telegram allows about 30/s); 0 turns python-telegram-bot's limiter off."""
 
     @field_validator("log_level")
     @classmethod

@@ -10,6 +10,8 @@ from bot.checkin import Engine
 from bot.checkin_service import CheckinService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.reminders import ReminderService
+from bot.sweep import Sweeper
 from bot.users import UserService
 from content.loader import Catalog
 
@@ -23,6 +25,9 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     users: UserService
     checkins: CheckinService
+    reminders: ReminderService
+    sweeper: Sweeper | None = None
+    """Set by the composition root once the bot exists (the sweep needs it to send)."""
 
     @property
     def engine(self) -> Engine:

@@ -8,12 +8,15 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.reminders import apply_zone
 from bot.timezones import local_time, parse_zone
 from content.loader import Catalog
 from db.models import User
 from db.repo import users as repo
 
 AWAIT_TIMEZONE = "timezone"
+AWAIT_TIME = "time"
+AWAIT_PAUSE_DATE = "pause_date"
 AWAIT_NOTE = "note:"
 
 
@@ -101,4 +104,5 @@ class UserService:
             user.timezone = zone
             if user.awaiting == AWAIT_TIMEZONE:
                 user.awaiting = None
+            await apply_zone(session, user, zone, self.clock.now())
         return ZoneResult(zone, local_time(zone, self.clock.now()))

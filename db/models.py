@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -57,7 +59,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UtcDateTime(),
+        date: Date(),
         dict[str, Any]: JSON(),
+        list[str]: JSON(),
     }
 
 
@@ -95,6 +99,10 @@ class CheckIn(Base):
     note: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reminder_deliveries.id", ondelete="SET NULL")
+    )
+    """The reminder this check-in was started from, if any."""
 
     answers: Mapped[list[CheckInAnswer]] = relationship(
         back_populates="checkin", cascade="all, delete-orphan", passive_deletes=True
@@ -143,3 +151,52 @@ class SnippetDelivery(Base):
     )
     snippet_id: Mapped[str] = mapped_column(String(64))
     delivered_at: Mapped[datetime]
+
+
+class ReminderRule(Base):
+    """A patient's reminder schedule and its next due instants. The sweep claims rows whose
+    ``fire_at`` (the earliest of the regular, snoozed and nudge instants) has come."""
+
+    __tablename__ = "reminder_rules"
+    __table_args__ = (Index("ix_reminder_rules_active_fire_at", "active", "fire_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    times: Mapped[list[str]]
+    """Local times of day, "HH:MM"."""
+    weekdays: Mapped[int] = mapped_column(SmallInteger)
+    """Bit mask: bit 0 is Monday, bit 6 Sunday."""
+    timezone: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused_until: Mapped[date | None]
+    next_due_at: Mapped[datetime | None]
+    snooze_until: Mapped[datetime | None]
+    nudge_at: Mapped[datetime | None]
+    nudge_delivery_id: Mapped[int | None] = mapped_column(Integer)
+    nudge_minutes: Mapped[int] = mapped_column(Integer, default=180)
+    """0 turns the nudge off."""
+    fire_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    disabled_reason: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class ReminderDelivery(Base):
+    """One occurrence of a reminder or nudge. (rule, due instant, kind) is unique, so two
+    claimers can never both own the same occurrence."""
+
+    __tablename__ = "reminder_deliveries"
+    __table_args__ = (UniqueConstraint("rule_id", "due_at", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("reminder_rules.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    due_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(8))  # reminder | snooze | nudge
+    status: Mapped[str] = mapped_column(String(12))  # pending | sent | failed | missed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(64))

@@ -5,6 +5,8 @@
     n:<checkin>:add|x             add a note to a finished check-in, or stop adding one
     o:yes|no                      consent
     tz:<zone>|tz:?                a time zone from the short list, or "type it"
+    m:<delivery>:go|s30|s60|s120|skip   a button on a reminder
+    s:<action>[:<arg>]            a settings button (times, days, pause, nudge, ...)
 
 Decoding never trusts the data: the service re-checks owner, step and openness in the database.
 """
@@ -21,6 +23,8 @@ _ID = r"([1-9][0-9]{0,17})"
 _CHECKIN = re.compile(rf"^c:{_ID}:([a-z_]{{1,24}}):([a-z0-9_<>]{{1,24}})$")
 _RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
 _NOTE = re.compile(rf"^n:{_ID}:(add|x)$")
+_REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
+_SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,8}))?$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,20 @@ class ZoneTap:
     """None means "let me type it"."""
 
 
-Tap = CheckinTap | ResumeTap | NoteTap | ConsentTap | ZoneTap
+@dataclass(frozen=True)
+class ReminderTap:
+    delivery_id: int
+    action: str
+    """go (start now), s30 / s60 / s120 (snooze minutes), skip (skip today)."""
+
+
+@dataclass(frozen=True)
+class SettingsTap:
+    action: str
+    arg: str | None = None
+
+
+Tap = CheckinTap | ResumeTap | NoteTap | ConsentTap | ZoneTap | ReminderTap | SettingsTap
 
 
 def encode(tap: Tap) -> str:
@@ -68,6 +85,10 @@ def encode(tap: Tap) -> str:
             data = f"o:{'yes' if agree else 'no'}"
         case ZoneTap(zone):
             data = f"tz:{zone or '?'}"
+        case ReminderTap(delivery_id, action):
+            data = f"m:{delivery_id}:{action}"
+        case SettingsTap(action, arg):
+            data = f"s:{action}" + (f":{arg}" if arg is not None else "")
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -83,6 +104,10 @@ def decode(data: str | None) -> Tap | None:
         return ResumeTap(int(m.group(1)), m.group(2) == "new")
     if m := _NOTE.match(data):
         return NoteTap(int(m.group(1)), m.group(2) == "x")
+    if m := _REMINDER.match(data):
+        return ReminderTap(int(m.group(1)), m.group(2))
+    if m := _SETTINGS.match(data):
+        return SettingsTap(m.group(1), m.group(2))
     if data in ("o:yes", "o:no"):
         return ConsentTap(data == "o:yes")
     if data.startswith("tz:"):

@@ -6,12 +6,14 @@ import logging
 
 from telegram import Update
 
-from handlers import checkin, onboarding
+from handlers import checkin, onboarding, reminders, settings
 from handlers.callback_data import (
     CheckinTap,
     ConsentTap,
     NoteTap,
+    ReminderTap,
     ResumeTap,
+    SettingsTap,
     ZoneTap,
     decode,
 )
@@ -36,6 +38,10 @@ async def on_button(update: Update, context: Context) -> None:
             await onboarding.consent(update, context, tap)
         case ZoneTap() as tap:
             await onboarding.zone(update, context, tap)
+        case ReminderTap() as tap:
+            await reminders.tap(update, context, tap)
+        case SettingsTap() as tap:
+            await settings.tap(update, context, tap)
         case None:
             log.info("malformed callback data from update %s", update.update_id)
             lang = context.services.catalog.language_for(query.from_user.language_code)

@@ -8,8 +8,8 @@ from telegram import Message, Update
 from telegram.constants import ParseMode
 
 from bot.checkin_service import Advice, Reply, Status
-from bot.users import AWAIT_NOTE, AWAIT_TIMEZONE
-from handlers import views
+from bot.users import AWAIT_NOTE, AWAIT_PAUSE_DATE, AWAIT_TIME, AWAIT_TIMEZONE
+from handlers import settings, views
 from handlers.callback_data import CheckinTap, NoteTap, ResumeTap
 from handlers.common import edit, freeze, message_of, who
 from handlers.context import Context
@@ -162,6 +162,12 @@ async def text_message(update: Update, context: Context) -> None:
         return
     if person.awaiting == AWAIT_TIMEZONE:
         await zone_typed(update, context, text, person.language)
+        return
+    if person.awaiting == AWAIT_TIME:
+        await settings.time_typed(update, context, text, person.language)
+        return
+    if person.awaiting == AWAIT_PAUSE_DATE:
+        await settings.pause_date_typed(update, context, text, person.language)
         return
     if (person.awaiting or "").startswith(AWAIT_NOTE):
         reply = await services.checkins.save_note(user_id, text)

@@ -63,6 +63,17 @@ async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
             "tz.saved", person.language, zone=result.zone, local_time=result.local_time
         ),
     )
+    await offer_reminder(context, user_id, person.language)
+
+
+async def offer_reminder(context: Context, user_id: int, language: str) -> None:
+    """Once the time zone is known, offer a daily reminder to someone who has none yet."""
+    from handlers.settings import first_offer
+
+    services = context.services
+    if await services.reminders.view(user_id) is None:
+        text, keyboard = first_offer(services.catalog, language)
+        await context.bot.send_message(user_id, text, reply_markup=keyboard)
 
 
 async def zone_typed(update: Update, context: Context, text: str, language: str) -> None:
@@ -80,6 +91,7 @@ async def zone_typed(update: Update, context: Context, text: str, language: str)
     await message.reply_text(
         services.catalog.text("tz.saved", language, zone=result.zone, local_time=result.local_time)
     )
+    await offer_reminder(context, user_id, language)
 
 
 async def timezone_command(update: Update, context: Context) -> None:

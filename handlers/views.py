@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -16,6 +17,7 @@ from handlers.callback_data import (
     ConsentTap,
     NoteTap,
     ResumeTap,
+    SettingsTap,
     ZoneTap,
     encode,
 )
@@ -136,9 +138,14 @@ def consent(catalog: Catalog, lang: str) -> Rendered:
     return catalog.text("start.welcome", lang), keyboard
 
 
-def zones(catalog: Catalog, lang: str, text_id: str = "start.consented") -> Rendered:
+def zones(
+    catalog: Catalog, lang: str, text_id: str = "start.consented", with_location: bool = True
+) -> Rendered:
     buttons = [_button(z.split("/")[-1].replace("_", " "), encode(ZoneTap(z))) for z in QUICK_ZONES]
     rows = _rows(buttons, 2)
+    if with_location:
+        location = catalog.text("tz.location_button", lang)
+        rows.append([_button(location, encode(SettingsTap("loc")))])
     rows.append([_button(catalog.text("tz.other_button", lang), encode(ZoneTap(None)))])
     return catalog.text(text_id, lang), InlineKeyboardMarkup(rows)
 
@@ -158,3 +165,11 @@ def note_prompt(catalog: Catalog, lang: str, checkin_id: int) -> Rendered:
         [[_button(catalog.text("button.cancel", lang), encode(NoteTap(checkin_id, cancel=True)))]]
     )
     return catalog.text("note.prompt", lang), keyboard
+
+
+def when(catalog: Catalog, lang: str, local: datetime | None) -> str:
+    """A local instant as a person reads it: "Tue 3 Mar, 09:00"."""
+    if local is None:
+        return catalog.text("settings.none", lang)
+    day = catalog.text(f"day.{local.weekday()}", lang)
+    return f"{day} {local.day} {local.strftime('%b')}, {local.strftime('%H:%M')}"

@@ -129,3 +129,7 @@ class Harness:
 
     def screen(self, person: Person) -> ChatMessage:
         return self.api.last(person.chat_id)
+
+    def recent(self, person: Person, count: int = 2) -> str:
+        """The last ``count`` messages of the chat, as one text."""
+        return "\n".join(m.text for m in self.api.chat(person.chat_id)[-count:])

@@ -89,7 +89,9 @@ async def test_bot_runs_with_long_polling_against_a_bot_api_over_http(
     await press(api, pat, "Yes, that's OK")
     await step("which time zone")
     await press(api, pat, "Berlin")
-    await step("Europe/Berlin")
+    await step("reminder each day")
+    await press(api, pat, "Not now")
+    await step("no reminders")
 
     api.push_update(text_update(pat, "/checkin"))
     await step("How much does your back hurt")

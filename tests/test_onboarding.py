@@ -41,8 +41,9 @@ async def test_consent_then_time_zone_from_the_list(bot: Harness, pat: Person) -
     assert "time zone" in bot.screen(pat).text
     await bot.press(pat, "Berlin")
     # 09:00 UTC on 2 March is 10:00 in Berlin.
-    assert "Europe/Berlin" in bot.screen(pat).text
-    assert "10:00" in bot.screen(pat).text
+    assert "Europe/Berlin" in bot.recent(pat)
+    assert "10:00" in bot.recent(pat)
+    assert "reminder each day" in bot.screen(pat).text
     async with bot.services.sessions() as session:
         user = await session.scalar(select(User).where(User.telegram_id == pat.user_id))
     assert user is not None and user.consent_at is not None
@@ -58,8 +59,8 @@ async def test_time_zone_typed_and_a_wrong_one_gets_a_clear_reply(
     await bot.send(pat, "Mars/Olympus")
     assert "don't know the time zone" in bot.screen(pat).text
     await bot.send(pat, "america/new_york")
-    assert "America/New_York" in bot.screen(pat).text
-    assert "04:00" in bot.screen(pat).text
+    assert "America/New_York" in bot.recent(pat)
+    assert "04:00" in bot.recent(pat)
 
 
 async def test_help_lists_the_commands(bot: Harness, pat: Person) -> None:
@@ -86,6 +87,6 @@ async def test_command_menu_is_set_at_start_and_a_failure_does_not_stop_the_bot(
     assert bot.app.post_init is not None
     await bot.app.post_init(bot.app)
     commands = bot.api.calls_of("setMyCommands")[-1].params["commands"]
-    assert [c["command"] for c in commands] == ["checkin", "timezone", "help"]
+    assert [c["command"] for c in commands] == ["checkin", "settings", "timezone", "help"]
     bot.api.fail("setMyCommands", 400, "Bad Request: something is off")
     await bot.app.post_init(bot.app)  # logs a warning, raises nothing
