@@ -175,35 +175,38 @@ class Sweeper:
         """The one thing to send now, if any. Overdue occurrences past the grace period are
         recorded as missed and skipped; the schedule then goes on from now."""
         grace = self.settings.grace
-        regular = rule.next_due_at if rule.next_due_at and rule.next_due_at <= now else None
-        snoozed = rule.snooze_until if rule.snooze_until and rule.snooze_until <= now else None
-        for kind, due_at in ((Kind.REMINDER, regular), (Kind.SNOOZE, snoozed)):
-            if due_at is None:
-                continue
-            if now - due_at <= grace:
-                if kind is Kind.REMINDER:
-                    rule.snooze_until = None  # a regular reminder makes a snooze pointless
-                return kind, due_at
-            retry = await repo.delivery(session, rule.id, due_at, kind.value)
-            if retry is not None and retry.status == repo.PENDING:
-                return kind, due_at  # a retry in progress is finished, grace or not
-            if kind is Kind.REMINDER:
+        if rule.next_due_at is not None and rule.next_due_at <= now:
+            due_at = rule.next_due_at
+            if now - due_at > grace:
+                retry = await repo.delivery(session, rule.id, due_at, Kind.REMINDER.value)
+                if retry is not None and retry.status == repo.PENDING:
+                    return Kind.REMINDER, due_at  # a retry in progress is finished
                 if retry is None:
                     session.add(
                         ReminderDelivery(
                             rule_id=rule.id,
                             user_id=rule.user_id,
                             due_at=due_at,
-                            kind=kind.value,
+                            kind=Kind.REMINDER.value,
                             status=repo.MISSED,
                             attempts=0,
                             created_at=now,
                         )
                     )
                 log.info("reminder rule %s: occurrence past the grace period skipped", rule.id)
-                reschedule(rule, now)
-            else:
-                rule.snooze_until = None
+                # Go on from the first occurrence that is not too old: it may be due now.
+                reschedule(rule, now - grace)
+            if rule.next_due_at is not None and rule.next_due_at <= now:
+                rule.snooze_until = None  # a regular reminder makes a snooze pointless
+                return Kind.REMINDER, rule.next_due_at
+        if rule.snooze_until is not None and rule.snooze_until <= now:
+            due_at = rule.snooze_until
+            if now - due_at <= grace:
+                return Kind.SNOOZE, due_at
+            retry = await repo.delivery(session, rule.id, due_at, Kind.SNOOZE.value)
+            if retry is not None and retry.status == repo.PENDING:
+                return Kind.SNOOZE, due_at
+            rule.snooze_until = None
         if rule.nudge_at is not None and rule.nudge_at <= now:
             nudge_at = rule.nudge_at
             reminder_sent = (

@@ -26,6 +26,8 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    ok: bool = True
+    """False when the stand-in was told to fail this call."""
 
 
 @dataclass
@@ -108,10 +110,12 @@ class BotApiStandIn:
             )
         method = request.match_info["method"]
         params = await self._params(request)
+        call = Call(method, params)
         if method != "getUpdates":
-            self.calls.append(Call(method, params))
+            self.calls.append(call)
         queued = self.failures.get(method)
         if queued:
+            call.ok = False
             code, description, retry_after = queued.pop(0)
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
             if retry_after is not None:
@@ -145,7 +149,8 @@ class BotApiStandIn:
             "from": self._bot_user(),
             "text": message.text,
         }
-        if message.reply_markup:
+        if message.reply_markup and "inline_keyboard" in message.reply_markup:
+            # Telegram returns only inline keyboards on a message, never reply keyboards.
             data["reply_markup"] = message.reply_markup
         return data
 
@@ -219,7 +224,7 @@ class BotApiStandIn:
         return [
             str(c.params["text"])
             for c in self.calls
-            if c.method == "sendMessage" and int(c.params["chat_id"]) == chat_id
+            if c.method == "sendMessage" and c.ok and int(c.params["chat_id"]) == chat_id
         ]
 
     async def wait_for(self, predicate: Any, timeout: float = 20.0) -> None:
