@@ -1,0 +1,34 @@
+"""A reminder sweeper in a process of its own, as a second bot instance would run it.
+
+Used by tests/test_sweep_concurrency.py: ``python -m tests.sweeper_process`` reads the usual
+settings from the environment, sweeps until nothing has been due for a while, and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bot.app import build_application
+from bot.config import load_settings
+
+
+async def main() -> int:
+    app = build_application(load_settings())
+    sweeper = app.bot_data["services"].sweeper
+    idle = total = 0
+    async with app:
+        # Start together with the other instance: say "ready", wait for a line on stdin.
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        while idle < 3:
+            handled = await sweeper.run_once()
+            total += handled
+            idle = 0 if handled else idle + 1
+            await asyncio.sleep(0.05)  # the other instance may still hold leases
+    await app.bot_data["services"].db_engine.dispose()
+    print(f"handled {total}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
