@@ -37,6 +37,7 @@ class ReminderView:
     nudge_minutes: int
     disabled_reason: str | None
     language: str
+    snooze_local: datetime | None = None
 
 
 def refire(rule: ReminderRule) -> None:
@@ -71,6 +72,7 @@ def _view(rule: ReminderRule, user: User, now: datetime) -> ReminderView:
         nudge_minutes=rule.nudge_minutes,
         disabled_reason=rule.disabled_reason,
         language=user.language,
+        snooze_local=rule.snooze_until.astimezone(zone) if rule.snooze_until else None,
     )
 
 
@@ -209,40 +211,40 @@ class ReminderService:
         row = result.one_or_none()
         return (row[0], row[1], row[2]) if row else None
 
+    async def _answer_reminder(
+        self, telegram_id: int, delivery_id: int, mutate: Mutation
+    ) -> ReminderView | None:
+        """Apply a button on a reminder to its rule; None when it is not this person's."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            found = await self._own_delivery(session, telegram_id, delivery_id)
+            if found is None:
+                return None
+            _, rule, user = found
+            rule.nudge_at = None  # an answered reminder needs no nudge
+            mutate(rule, now)
+            rule.updated_at = now
+            return _view(rule, user, now)
+
     async def snooze(self, telegram_id: int, delivery_id: int, minutes: int) -> ReminderView | None:
-        """Ask again in ``minutes``; returns the view (``snoozed_to`` is in ``next_local``)."""
+        """Ask again in ``minutes`` (``snooze_local`` in the view says when)."""
         if minutes not in SNOOZE_MINUTES:
             return None
-        now = self.clock.now()
-        async with self.sessions.begin() as session:
-            found = await self._own_delivery(session, telegram_id, delivery_id)
-            if found is None:
-                return None
-            _, rule, user = found
+
+        def mutate(rule: ReminderRule, now: datetime) -> None:
             rule.snooze_until = now + timedelta(minutes=minutes)
-            rule.nudge_at = None  # the snoozed reminder replaces the nudge
-            rule.updated_at = now
             refire(rule)
-            view = _view(rule, user, now)
-            return ReminderView(
-                **{
-                    **view.__dict__,
-                    "next_local": rule.snooze_until.astimezone(ZoneInfo(rule.timezone)),
-                }
-            )
+
+        return await self._answer_reminder(telegram_id, delivery_id, mutate)
 
     async def skip_today(self, telegram_id: int, delivery_id: int) -> ReminderView | None:
-        now = self.clock.now()
-        async with self.sessions.begin() as session:
-            found = await self._own_delivery(session, telegram_id, delivery_id)
-            if found is None:
-                return None
-            _, rule, user = found
+        """No more reminders until tomorrow (local)."""
+
+        def mutate(rule: ReminderRule, now: datetime) -> None:
             rule.snooze_until = None
-            rule.nudge_at = None
-            rule.updated_at = now
             reschedule(rule, schedule.end_of_local_day(now, rule.timezone))
-            return _view(rule, user, now)
+
+        return await self._answer_reminder(telegram_id, delivery_id, mutate)
 
     async def owns_delivery(self, telegram_id: int, delivery_id: int) -> bool:
         async with self.sessions.begin() as session:

@@ -101,10 +101,8 @@ async def tap(update: Update, context: Context, data: ReminderTap) -> None:
         return
     minutes = int(data.action[1:])
     view = await services.reminders.snooze(user_id, data.delivery_id, minutes)
-    if view is None or view.next_local is None:
+    if view is None or view.snooze_local is None:
         await freeze(query, catalog.text("reminder.gone", lang))
         return
-    await freeze(
-        query, catalog.text("reminder.snoozed", lang, time=view.next_local.strftime("%H:%M"))
-    )
-    log.info("reminder %s snoozed", data.delivery_id)
+    at = view.snooze_local.strftime("%H:%M")
+    await freeze(query, catalog.text("reminder.snoozed", lang, time=at))

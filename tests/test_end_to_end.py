@@ -131,3 +131,60 @@ async def test_bot_runs_with_long_polling_against_a_bot_api_over_http(
     finally:
         await engine.dispose()
     assert rules == ["red.severe_pain_after_injury"]
+
+
+async def test_running_bot_sends_a_due_reminder_from_its_sweep_job(
+    api: BotApiStandIn, tmp_path: Path
+) -> None:
+    """The JobQueue drives the sweep in the real process: a reminder due a minute ago arrives."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from db.migrate import upgrade
+    from db.models import ReminderRule, User
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sweep.db'}"
+    await asyncio.to_thread(upgrade, url)
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            await session.execute(
+                insert(User).values(
+                    id=1, telegram_id=555, chat_id=555, language="en", timezone="UTC",
+                    created_at=now, consent_at=now,
+                )
+            )  # fmt: skip
+            await session.execute(
+                insert(ReminderRule).values(
+                    user_id=1, times=["09:00"], weekdays=127, timezone="UTC", active=True,
+                    next_due_at=now - timedelta(minutes=1), fire_at=now - timedelta(minutes=1),
+                    nudge_minutes=180, updated_at=now,
+                )
+            )  # fmt: skip
+    finally:
+        await engine.dispose()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))},
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_URL": url,
+        "REMINDER_SWEEP_SECONDS": "0.5",
+    }
+    with (tmp_path / "bot.log").open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env, stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            await api.wait_for(
+                lambda: any("Time for your back check-in" in t for t in api.texts_sent(555)),
+                timeout=30,
+            )
+            labels = api.last(555).labels()
+            assert labels[0] == "Start now" and "Skip today" in labels
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+    assert len([t for t in api.texts_sent(555) if "Time for" in t]) == 1

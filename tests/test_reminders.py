@@ -326,3 +326,15 @@ async def test_a_shared_location_sets_the_zone_and_is_not_kept(bot: Harness, pat
         user = await session.scalar(select(User))
     assert user is not None and user.timezone == "Europe/Paris"
     assert "48.85" not in repr(user.__dict__) and "2.352" not in repr(user.__dict__)
+
+
+async def test_one_sweep_job_whatever_the_number_of_patients(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    """The schedule is in the database: adding patients adds no job to the scheduler."""
+    assert bot.app.job_queue is not None
+    before = sorted(job.name or "" for job in bot.app.job_queue.jobs())
+    await with_reminder(bot, pat)
+    await with_reminder(bot, sam)
+    after = sorted(job.name or "" for job in bot.app.job_queue.jobs())
+    assert before == after == ["housekeeping", "reminder-sweep"]
