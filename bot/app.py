@@ -22,16 +22,19 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.caregivers import CaregiverService
 from bot.checkin_service import CheckinService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.history import HistoryService
 from bot.reminders import ReminderService
 from bot.services import Services
 from bot.sweep import Sweeper, SweepSettings
 from bot.users import UserService
 from content.loader import Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
-from handlers import checkin, onboarding
+from handlers import caregivers, checkin, onboarding
+from handlers import history as history_handlers
 from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
 from handlers.context import Context
@@ -44,7 +47,7 @@ BotApp = Application[
     ExtBot[None], Context, dict[Any, Any], dict[Any, Any], dict[str, Any], JobQueue[Context]
 ]
 
-COMMANDS = ("checkin", "settings", "timezone", "help")
+COMMANDS = ("checkin", "history", "settings", "caregivers", "patients", "timezone", "help")
 
 
 def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Services:
@@ -65,6 +68,13 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
             note_max_chars=settings.note_max_chars,
         ),
         reminders=ReminderService(sessions, clock, nudge_minutes=settings.nudge_minutes),
+        caregivers=CaregiverService(
+            sessions,
+            clock,
+            catalog,
+            HistoryService(sessions, clock),
+            invite_hours=settings.caregiver_invite_hours,
+        ),
     )
 
 
@@ -117,6 +127,9 @@ def build_application(
     app.add_handler(CommandHandler("timezone", onboarding.timezone_command, filters=private))
     app.add_handler(CommandHandler("settings", settings_handlers.settings_command, filters=private))
     app.add_handler(MessageHandler(private & filters.LOCATION, settings_handlers.location))
+    app.add_handler(CommandHandler("history", history_handlers.history_command, filters=private))
+    app.add_handler(CommandHandler("caregivers", caregivers.caregivers_command, filters=private))
+    app.add_handler(CommandHandler("patients", caregivers.patients_command, filters=private))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, checkin.text_message))
     app.add_error_handler(on_error)
@@ -130,6 +143,12 @@ def build_application(
             first=1.0,
             name="reminder-sweep",
             job_kwargs={"max_instances": 1, "coalesce": True},
+        )
+        app.job_queue.run_repeating(
+            caregivers.digests,
+            interval=settings.caregiver_digest_seconds,
+            first=settings.caregiver_digest_seconds,
+            name="caregiver-digests",
         )
         app.job_queue.run_repeating(
             _housekeeping,

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     reminder_max_attempts: int = Field(default=5, ge=1, le=20)
     nudge_minutes: int = Field(default=180, ge=0, le=24 * 60)
     """Default delay of the one gentle nudge after an unanswered reminder (0: no nudge)."""
+    caregiver_invite_hours: int = Field(default=24, ge=1, le=24 * 14)
+    """How long a caregiver invite link works (it works once)."""
+    caregiver_digest_seconds: float = Field(default=3600.0, ge=10)
+    """How often missed-check-in alerts and weekly summaries are looked for."""
     telegram_max_messages_per_second: float = Field(default=30.0, ge=0)
     """Overall send rate (Telegram allows about 30/s); 0 turns python-telegram-bot's limiter off."""
 

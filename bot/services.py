@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.caregivers import CaregiverService
 from bot.checkin import Engine
 from bot.checkin_service import CheckinService
 from bot.clock import Clock
@@ -26,6 +27,7 @@ class Services:
     users: UserService
     checkins: CheckinService
     reminders: ReminderService
+    caregivers: CaregiverService
     sweeper: Sweeper | None = None
     """Set by the composition root once the bot exists (the sweep needs it to send)."""
 

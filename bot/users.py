@@ -55,21 +55,33 @@ class UserService:
         self.catalog = catalog
         self.clock = clock
 
-    async def greet(self, telegram_id: int, chat_id: int, language_code: str | None) -> Person:
-        """Find or create the user on /start, recording their language."""
-        return await self._register(telegram_id, chat_id, language_code, consent=False)
+    async def greet(
+        self, telegram_id: int, chat_id: int, language_code: str | None, name: str | None = None
+    ) -> Person:
+        """Find or create the user on /start, recording their language and first name."""
+        return await self._register(telegram_id, chat_id, language_code, name, consent=False)
 
-    async def consent(self, telegram_id: int, chat_id: int, language_code: str | None) -> Person:
+    async def consent(
+        self, telegram_id: int, chat_id: int, language_code: str | None, name: str | None = None
+    ) -> Person:
         """Record that the person agreed to their answers being stored."""
-        return await self._register(telegram_id, chat_id, language_code, consent=True)
+        return await self._register(telegram_id, chat_id, language_code, name, consent=True)
 
     async def _register(
-        self, telegram_id: int, chat_id: int, language_code: str | None, *, consent: bool
+        self,
+        telegram_id: int,
+        chat_id: int,
+        language_code: str | None,
+        name: str | None,
+        *,
+        consent: bool,
     ) -> Person:
         now = self.clock.now()
         language = self.catalog.language_for(language_code)
         async with self.sessions.begin() as session:
             user = await repo.get_or_create(session, telegram_id, chat_id, language, now)
+            if name:
+                user.display_name = name[:64]
             if consent and user.consent_at is None:
                 user.consent_at = now
             return _person(user)

@@ -78,7 +78,9 @@ class User(Base):
     created_at: Mapped[datetime]
     consent_at: Mapped[datetime | None]
     awaiting: Mapped[str | None] = mapped_column(String(32))
-    """What free text from this user means right now (``timezone`` or ``note:<checkin id>``)."""
+    """What free text from this user means right now (``timezone``, ``note:<checkin id>``...)."""
+    display_name: Mapped[str | None] = mapped_column(String(64))
+    """The first name Telegram gives; shown to caregivers and to the patient about them."""
 
 
 class CheckIn(Base):
@@ -200,3 +202,62 @@ class ReminderDelivery(Base):
     sent_at: Mapped[datetime | None]
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(String(64))
+
+
+class CaregiverInvite(Base):
+    """A single-use, expiring invite. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "caregiver_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class CaregiverLink(Base):
+    """A caregiver who may see a patient's history, while ``revoked_at`` is empty."""
+
+    __tablename__ = "caregiver_links"
+    __table_args__ = (UniqueConstraint("patient_id", "caregiver_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    caregiver_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class SharingSettings(Base):
+    """What a patient's caregivers receive."""
+
+    __tablename__ = "sharing_settings"
+
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    red_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
+    amber_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_days: Mapped[int] = mapped_column(SmallInteger, default=0)
+    """Alert caregivers after this many days without a check-in; 0 is off."""
+    weekly_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_alert_at: Mapped[datetime | None]
+    summary_at: Mapped[datetime | None]
+
+
+class CaregiverView(Base):
+    """Every time a caregiver looked at (or was sent) a patient's history."""
+
+    __tablename__ = "caregiver_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    caregiver_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    viewed_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))  # history | summary
+    days: Mapped[int] = mapped_column(SmallInteger)

@@ -7,6 +7,8 @@
     tz:<zone>|tz:?                a time zone from the short list, or "type it"
     m:<delivery>:go|s30|s60|s120|skip   a button on a reminder
     s:<action>[:<arg>]            a settings button (times, days, pause, nudge, ...)
+    g:<action>[:<id>]             a caregivers button (invite, remove, sharing, accept, decline)
+    h:<patient>:7|30|90           a history period (access is checked again on every tap)
 
 Decoding never trusts the data: the service re-checks owner, step and openness in the database.
 """
@@ -25,6 +27,8 @@ _RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
 _NOTE = re.compile(rf"^n:{_ID}:(add|x)$")
 _REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
 _SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,8}))?$")
+_CARE = re.compile(rf"^g:(inv|rm|red|amber|miss|week|acc|dec)(?::{_ID})?$")
+_HISTORY = re.compile(rf"^h:{_ID}:(7|30|90)$")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,29 @@ class SettingsTap:
     arg: str | None = None
 
 
-Tap = CheckinTap | ResumeTap | NoteTap | ConsentTap | ZoneTap | ReminderTap | SettingsTap
+@dataclass(frozen=True)
+class CareTap:
+    action: str
+    target: int | None = None
+
+
+@dataclass(frozen=True)
+class HistoryTap:
+    patient_id: int
+    days: int
+
+
+Tap = (
+    CheckinTap
+    | ResumeTap
+    | NoteTap
+    | ConsentTap
+    | ZoneTap
+    | ReminderTap
+    | SettingsTap
+    | CareTap
+    | HistoryTap
+)
 
 
 def encode(tap: Tap) -> str:
@@ -89,6 +115,10 @@ def encode(tap: Tap) -> str:
             data = f"m:{delivery_id}:{action}"
         case SettingsTap(action, arg):
             data = f"s:{action}" + (f":{arg}" if arg is not None else "")
+        case CareTap(action, target):
+            data = f"g:{action}" + (f":{target}" if target is not None else "")
+        case HistoryTap(patient_id, days):
+            data = f"h:{patient_id}:{days}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -108,6 +138,10 @@ def decode(data: str | None) -> Tap | None:
         return ReminderTap(int(m.group(1)), m.group(2))
     if m := _SETTINGS.match(data):
         return SettingsTap(m.group(1), m.group(2))
+    if m := _CARE.match(data):
+        return CareTap(m.group(1), int(m.group(2)) if m.group(2) else None)
+    if m := _HISTORY.match(data):
+        return HistoryTap(int(m.group(1)), int(m.group(2)))
     if data in ("o:yes", "o:no"):
         return ConsentTap(data == "o:yes")
     if data.startswith("tz:"):

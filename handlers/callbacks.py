@@ -6,10 +6,12 @@ import logging
 
 from telegram import Update
 
-from handlers import checkin, onboarding, reminders, settings
+from handlers import caregivers, checkin, history, onboarding, reminders, settings
 from handlers.callback_data import (
+    CareTap,
     CheckinTap,
     ConsentTap,
+    HistoryTap,
     NoteTap,
     ReminderTap,
     ResumeTap,
@@ -42,6 +44,10 @@ async def on_button(update: Update, context: Context) -> None:
             await reminders.tap(update, context, tap)
         case SettingsTap() as tap:
             await settings.tap(update, context, tap)
+        case CareTap() as tap:
+            await caregivers.tap(update, context, tap)
+        case HistoryTap() as tap:
+            await history.tap(update, context, tap)
         case None:
             log.info("malformed callback data from update %s", update.update_id)
             lang = context.services.catalog.language_for(query.from_user.language_code)

@@ -9,7 +9,7 @@ from telegram.constants import ParseMode
 
 from bot.checkin_service import Advice, Reply, Status
 from bot.users import AWAIT_NOTE, AWAIT_PAUSE_DATE, AWAIT_TIME, AWAIT_TIMEZONE
-from handlers import settings, views
+from handlers import caregivers, settings, views
 from handlers.callback_data import CheckinTap, NoteTap, ResumeTap
 from handlers.common import edit, freeze, message_of, who
 from handlers.context import Context
@@ -62,6 +62,7 @@ async def _send_screen(context: Context, chat_id: int, reply: Reply) -> Message 
 
 
 async def _send_advice(context: Context, chat_id: int, reply: Reply, advice: Advice) -> None:
+    """The advice to the patient first; then their caregivers, as the patient chose."""
     services = context.services
     if advice.tier.value == "red":
         text = views.red(services.catalog, reply.language, advice)
@@ -70,6 +71,8 @@ async def _send_advice(context: Context, chat_id: int, reply: Reply, advice: Adv
         text = views.amber(services.catalog, reply.language, advice)
         await context.bot.send_message(chat_id, text)
     await services.checkins.mark_sent(advice.escalation_id)
+    # In private chats the chat id is the person's Telegram id.
+    await caregivers.alert(context, chat_id, advice)
 
 
 async def tap(update: Update, context: Context, data: CheckinTap) -> None:

@@ -12,11 +12,20 @@ from handlers.common import edit, message_of, who
 from handlers.context import Context
 
 
+def _first_name(update: Update) -> str | None:
+    return update.effective_user.first_name if update.effective_user else None
+
+
 async def start(update: Update, context: Context) -> None:
     """Greet, say what the bot does and does not do, and ask for consent."""
     services = context.services
+    if context.args:
+        from handlers.caregivers import start_with_token
+
+        await start_with_token(update, context, context.args[0][:64])
+        return
     user_id, chat_id, language = who(update)
-    person = await services.users.greet(user_id, chat_id, language)
+    person = await services.users.greet(user_id, chat_id, language, _first_name(update))
     if person.consented:
         await message_of(update).reply_text(services.catalog.text("start.already", person.language))
         return
@@ -36,7 +45,7 @@ async def consent(update: Update, context: Context, tap: ConsentTap) -> None:
         lang = services.catalog.language_for(language)
         await edit(query, services.catalog.text("start.declined", lang))
         return
-    person = await services.users.consent(user_id, chat_id, language)
+    person = await services.users.consent(user_id, chat_id, language, _first_name(update))
     text, keyboard = views.zones(services.catalog, person.language)
     await edit(query, text, keyboard)
 

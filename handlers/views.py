@@ -104,7 +104,8 @@ def summary(catalog: Catalog, engine: Engine, lang: str, result: Summary) -> Ren
     return "\n".join(lines), keyboard
 
 
-def _emergency(catalog: Catalog, lang: str, advice: Advice) -> str:
+def emergency_call(catalog: Catalog, lang: str, advice: Advice) -> str:
+    """ "call 112", or "call your local emergency number" when the country is unknown."""
     if advice.emergency_number:
         return catalog.text("emergency.known", lang, number=advice.emergency_number)
     return catalog.text("emergency.unknown", lang)
@@ -112,7 +113,7 @@ def _emergency(catalog: Catalog, lang: str, advice: Advice) -> str:
 
 def red(catalog: Catalog, lang: str, advice: Advice) -> str:
     """The red-flag advice, as HTML: the first line bold, so it cannot be missed."""
-    call = _emergency(catalog, lang, advice)
+    call = emergency_call(catalog, lang, advice)
     # One message per check-in moment, even when two red rules fire together: the first rule's
     # text carries the advice; the reasons of the others follow.
     first, *others = advice.rules

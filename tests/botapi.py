@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 BOT_ID = 4242
 BOT_USERNAME = "ms_backpain_test_bot"
@@ -37,6 +38,7 @@ class ChatMessage:
     text: str
     reply_markup: dict[str, Any] | None
     parse_mode: str | None = None
+    photo: bytes | None = None
 
     def buttons(self) -> list[dict[str, Any]]:
         if not self.reply_markup:
@@ -96,6 +98,9 @@ class BotApiStandIn:
         form = await request.post()
         params: dict[str, Any] = {}
         for key, value in form.items():
+            if isinstance(value, FileField):
+                params[key] = value.file.read()
+                continue
             text = value if isinstance(value, str) else str(value)
             try:
                 params[key] = json.loads(text)
@@ -167,6 +172,23 @@ class BotApiStandIn:
         )
         self.messages[(message.chat_id, message.message_id)] = message
         return self.message_json(message)
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        photo = params["photo"]
+        message = ChatMessage(
+            chat_id=int(params["chat_id"]),
+            message_id=next(self._ids),
+            text=str(params.get("caption", "")),
+            reply_markup=params.get("reply_markup"),
+            photo=photo if isinstance(photo, bytes) else None,
+        )
+        self.messages[(message.chat_id, message.message_id)] = message
+        data = self.message_json(message)
+        data.pop("text")
+        data["caption"] = message.text
+        data["photo"] = [{"file_id": f"p{message.message_id}", "file_unique_id": "u",
+                          "width": 800, "height": 600}]  # fmt: skip
+        return data
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         key = (int(params["chat_id"]), int(params["message_id"]))

@@ -66,7 +66,7 @@ async def test_time_zone_typed_and_a_wrong_one_gets_a_clear_reply(
 async def test_help_lists_the_commands(bot: Harness, pat: Person) -> None:
     await bot.send(pat, "/help")
     text = bot.screen(pat).text
-    for command in ("/checkin", "/timezone", "/help"):
+    for command in ("/checkin", "/history", "/settings", "/caregivers", "/patients", "/help"):
         assert command in text
 
 
@@ -87,6 +87,8 @@ async def test_command_menu_is_set_at_start_and_a_failure_does_not_stop_the_bot(
     assert bot.app.post_init is not None
     await bot.app.post_init(bot.app)
     commands = bot.api.calls_of("setMyCommands")[-1].params["commands"]
-    assert [c["command"] for c in commands] == ["checkin", "settings", "timezone", "help"]
+    assert [c["command"] for c in commands] == [
+        "checkin", "history", "settings", "caregivers", "patients", "timezone", "help",
+    ]  # fmt: skip
     bot.api.fail("setMyCommands", 400, "Bad Request: something is off")
     await bot.app.post_init(bot.app)  # logs a warning, raises nothing

@@ -337,4 +337,4 @@ async def test_one_sweep_job_whatever_the_number_of_patients(
     await with_reminder(bot, pat)
     await with_reminder(bot, sam)
     after = sorted(job.name or "" for job in bot.app.job_queue.jobs())
-    assert before == after == ["housekeeping", "reminder-sweep"]
+    assert before == after == ["caregiver-digests", "housekeeping", "reminder-sweep"]

@@ -1,0 +1,411 @@
+"""Caregivers: invites, links, what they may see and receive, and the audit of their views.
+
+Access is checked against the database on every request: a removed caregiver, or one whose link
+never existed, gets nothing, whatever the button or command they send."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.history import HistoryService, Period
+from content.loader import Catalog
+from db.models import CaregiverInvite, CaregiverLink, CaregiverView, CheckIn, SharingSettings, User
+from db.repo import caregivers as repo
+from db.repo import users as user_repo
+from db.repo.checkins import COMPLETE
+
+log = logging.getLogger(__name__)
+
+TOKEN_BYTES = 16
+"""128 bits of randomness; URL-safe base64 keeps it within a deep link's 64 characters."""
+AWAIT_INVITE = "invite:"
+MISSED_DAY_CHOICES = (0, 2, 3, 7)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def name_of(user: User) -> str:
+    return user.display_name or f"#{user.id}"
+
+
+class InviteProblem(StrEnum):
+    UNKNOWN = "unknown"  # made up, or mistyped
+    EXPIRED = "expired"
+    USED = "used"
+    SELF = "self"
+
+
+@dataclass(frozen=True)
+class InvitePreview:
+    invite_id: int | None
+    patient_name: str
+    problem: InviteProblem | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    patient_chat_id: int
+    patient_language: str
+    patient_name: str
+    caregiver_name: str
+
+
+@dataclass(frozen=True)
+class Follower:
+    link_id: int
+    name: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class SeenBy:
+    name: str
+    at: datetime
+    kind: str
+
+
+@dataclass(frozen=True)
+class Sharing:
+    red_alerts: bool
+    amber_alerts: bool
+    missed_days: int
+    weekly_summary: bool
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the patient's /caregivers screen shows."""
+
+    language: str
+    zone: str
+    followers: tuple[Follower, ...]
+    sharing: Sharing
+    seen: tuple[SeenBy, ...]
+
+
+@dataclass(frozen=True)
+class Followed:
+    patient_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    link_id: int
+    chat_id: int
+    language: str
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    period: Period
+    patient_id: int
+    name: str | None
+    """The patient's name when a caregiver is looking; None for one's own history."""
+
+
+def _sharing(settings: SharingSettings) -> Sharing:
+    return Sharing(
+        settings.red_alerts, settings.amber_alerts, settings.missed_days, settings.weekly_summary
+    )
+
+
+class CaregiverService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        catalog: Catalog,
+        history: HistoryService,
+        *,
+        invite_hours: int,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.catalog = catalog
+        self.history = history
+        self.invite_hours = invite_hours
+
+    # --- invites ------------------------------------------------------------------------------
+
+    async def create_invite(self, patient_tg: int) -> str | None:
+        """A new invite token for the patient to forward; None before consent."""
+        now = self.clock.now()
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        async with self.sessions.begin() as session:
+            patient = await user_repo.by_telegram_id(session, patient_tg)
+            if patient is None or patient.consent_at is None:
+                return None
+            session.add(
+                CaregiverInvite(
+                    patient_id=patient.id,
+                    token_hash=hash_token(token),
+                    created_at=now,
+                    expires_at=now + timedelta(hours=self.invite_hours),
+                )
+            )
+        log.info("caregiver invite created")
+        return token
+
+    async def preview(
+        self, caregiver_tg: int, chat_id: int, language: str, name: str | None, token: str
+    ) -> InvitePreview:
+        """Check a token from a deep link and remember it for the Accept button."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            invite = await repo.invite_by_hash(session, hash_token(token))
+            if invite is None:
+                return InvitePreview(None, "", InviteProblem.UNKNOWN)
+            patient = await session.get(User, invite.patient_id)
+            patient_name = name_of(patient) if patient else ""
+            if invite.used_at is not None:
+                return InvitePreview(None, patient_name, InviteProblem.USED)
+            if invite.expires_at <= now:
+                return InvitePreview(None, patient_name, InviteProblem.EXPIRED)
+            caregiver = await user_repo.get_or_create(session, caregiver_tg, chat_id, language, now)
+            if name:
+                caregiver.display_name = name[:64]
+            if patient is None or caregiver.id == patient.id:
+                return InvitePreview(None, patient_name, InviteProblem.SELF)
+            caregiver.awaiting = f"{AWAIT_INVITE}{invite.id}"
+            return InvitePreview(invite.id, patient_name)
+
+    async def accept(self, caregiver_tg: int, invite_id: int) -> Accepted | InviteProblem:
+        """Accept the invite this person opened (and only that one); single use."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
+            if caregiver is None or caregiver.awaiting != f"{AWAIT_INVITE}{invite_id}":
+                return InviteProblem.UNKNOWN
+            caregiver.awaiting = None
+            patient_id = await repo.use_invite(session, invite_id, caregiver.id, now)
+            if patient_id is None:
+                invite = await session.get(CaregiverInvite, invite_id)
+                expired = invite is not None and invite.used_at is None
+                return InviteProblem.EXPIRED if expired else InviteProblem.USED
+            patient = await session.get(User, patient_id)
+            assert patient is not None
+            existing = await repo.link(session, patient_id, caregiver.id)
+            if existing is None:
+                session.add(
+                    CaregiverLink(patient_id=patient_id, caregiver_id=caregiver.id, created_at=now)
+                )
+            else:
+                existing.revoked_at = None
+                existing.created_at = now
+            await repo.settings_of(session, patient_id)
+            log.info("caregiver link created")
+            return Accepted(patient.chat_id, patient.language, name_of(patient), name_of(caregiver))
+
+    async def decline(self, caregiver_tg: int) -> None:
+        async with self.sessions.begin() as session:
+            caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
+            if caregiver is not None and (caregiver.awaiting or "").startswith(AWAIT_INVITE):
+                caregiver.awaiting = None
+
+    # --- the patient's side ---------------------------------------------------------------------
+
+    async def overview(self, patient_tg: int) -> Overview | None:
+        async with self.sessions.begin() as session:
+            patient = await user_repo.by_telegram_id(session, patient_tg)
+            if patient is None or patient.consent_at is None:
+                return None
+            followers = tuple(
+                Follower(link.id, name_of(user), link.created_at)
+                for link, user in await repo.caregivers_of(session, patient.id)
+            )
+            settings = await repo.settings_of(session, patient.id)
+            seen = tuple(
+                SeenBy(name_of(user), view.viewed_at, view.kind)
+                for view, user in await repo.recent_views(session, patient.id, 5)
+            )
+            return Overview(
+                patient.language, patient.timezone or "UTC", followers, _sharing(settings), seen
+            )
+
+    async def remove(self, patient_tg: int, link_id: int) -> str | None:
+        """Remove a caregiver at once; returns their name, or None if not this patient's."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            patient = await user_repo.by_telegram_id(session, patient_tg)
+            link = await session.get(CaregiverLink, link_id)
+            if patient is None or link is None or link.patient_id != patient.id:
+                return None
+            if link.revoked_at is None:
+                link.revoked_at = now
+            caregiver = await session.get(User, link.caregiver_id)
+            log.info("caregiver link %s removed", link_id)
+            return name_of(caregiver) if caregiver else ""
+
+    async def change_sharing(self, patient_tg: int, what: str) -> bool:
+        """Toggle one sharing choice (red, amber, week) or step the missed-days choice."""
+        async with self.sessions.begin() as session:
+            patient = await user_repo.by_telegram_id(session, patient_tg)
+            if patient is None or patient.consent_at is None:
+                return False
+            settings = await repo.settings_of(session, patient.id)
+            if what == "red":
+                settings.red_alerts = not settings.red_alerts
+            elif what == "amber":
+                settings.amber_alerts = not settings.amber_alerts
+            elif what == "week":
+                settings.weekly_summary = not settings.weekly_summary
+                settings.summary_at = self.clock.now() if settings.weekly_summary else None
+            elif what == "miss":
+                index = (
+                    MISSED_DAY_CHOICES.index(settings.missed_days)
+                    if (settings.missed_days in MISSED_DAY_CHOICES)
+                    else 0
+                )
+                settings.missed_days = MISSED_DAY_CHOICES[(index + 1) % len(MISSED_DAY_CHOICES)]
+                settings.missed_alert_at = None
+            else:
+                return False
+            return True
+
+    # --- the caregiver's side -------------------------------------------------------------------
+
+    async def followed(self, caregiver_tg: int) -> list[Followed]:
+        async with self.sessions.begin() as session:
+            caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
+            if caregiver is None:
+                return []
+            return [
+                Followed(user.id, name_of(user))
+                for _, user in await repo.patients_of(session, caregiver.id)
+            ]
+
+    async def open_history(
+        self, viewer_tg: int, patient_id: int | None, days: int
+    ) -> HistoryView | None:
+        """The history the viewer asked for, if they may see it; a caregiver's look is recorded."""
+        async with self.sessions.begin() as session:
+            viewer = await user_repo.by_telegram_id(session, viewer_tg)
+            if viewer is None:
+                return None
+            if patient_id is None or patient_id == viewer.id:
+                if viewer.consent_at is None:
+                    return None
+                period = await self.history.load(session, viewer, days)
+                return HistoryView(period, viewer.id, None)
+            if await repo.active_link(session, patient_id, viewer.id) is None:
+                log.info("history of user %s refused to user %s", patient_id, viewer.id)
+                return None
+            patient = await session.get(User, patient_id)
+            if patient is None:
+                return None
+            session.add(
+                CaregiverView(
+                    patient_id=patient.id,
+                    caregiver_id=viewer.id,
+                    viewed_at=self.clock.now(),
+                    kind="history",
+                    days=days,
+                )
+            )
+            period = await self.history.load(session, patient, days)
+            # The caregiver reads it in their own language.
+            period = Period(period.days, period.now, period.zone, period.entries, viewer.language)
+            return HistoryView(period, patient.id, name_of(patient))
+
+    # --- alerts ---------------------------------------------------------------------------------
+
+    async def recipients(self, patient_tg: int, tier: str) -> tuple[str, list[Recipient]]:
+        """Caregivers linked right now who receive alerts of ``tier``, and the patient's name."""
+        async with self.sessions.begin() as session:
+            patient = await user_repo.by_telegram_id(session, patient_tg)
+            if patient is None:
+                return "", []
+            settings = await repo.settings_of(session, patient.id)
+            wanted = settings.red_alerts if tier == "red" else settings.amber_alerts
+            if not wanted:
+                return name_of(patient), []
+            return name_of(patient), [
+                Recipient(link.id, user.chat_id, user.language)
+                for link, user in await repo.caregivers_of(session, patient.id)
+            ]
+
+    async def still_linked(self, link_id: int) -> bool:
+        """Checked right before each alert goes out: a removal takes effect at once."""
+        async with self.sessions.begin() as session:
+            link = await session.get(CaregiverLink, link_id)
+            return link is not None and link.revoked_at is None
+
+    async def due_digests(self) -> list[tuple[int, str, int, list[Recipient]]]:
+        """Patients whose caregivers are due a missed-check-in alert or a weekly summary:
+        (patient user id, kind, days, recipients). Marks them as sent."""
+        now = self.clock.now()
+        due: list[tuple[int, str, int, list[Recipient]]] = []
+        async with self.sessions.begin() as session:
+            rows = await session.execute(
+                select(SharingSettings, User)
+                .join(User, User.id == SharingSettings.patient_id)
+                .where((SharingSettings.missed_days > 0) | SharingSettings.weekly_summary)
+            )
+            for settings, patient in rows.all():
+                recipients = [
+                    Recipient(link.id, user.chat_id, user.language)
+                    for link, user in await repo.caregivers_of(session, patient.id)
+                ]
+                if not recipients:
+                    continue
+                if settings.missed_days:
+                    window = timedelta(days=settings.missed_days)
+                    last = await session.scalar(
+                        select(CheckIn.finished_at)
+                        .where(CheckIn.user_id == patient.id, CheckIn.status == COMPLETE)
+                        .order_by(CheckIn.finished_at.desc())
+                        .limit(1)
+                    )
+                    since = last or patient.consent_at or patient.created_at
+                    quiet = now - since >= window
+                    alerted = settings.missed_alert_at is not None and (
+                        settings.missed_alert_at >= since
+                    )
+                    if quiet and not alerted:
+                        settings.missed_alert_at = now
+                        due.append((patient.id, "missed", settings.missed_days, recipients))
+                if settings.weekly_summary and (
+                    settings.summary_at is None or now - settings.summary_at >= timedelta(days=7)
+                ):
+                    settings.summary_at = now
+                    due.append((patient.id, "summary", 7, recipients))
+        return due
+
+    async def summary_for(self, patient_id: int, recipient: Recipient) -> HistoryView | None:
+        """A weekly summary for one caregiver, recorded like a view."""
+        async with self.sessions.begin() as session:
+            link = await session.get(CaregiverLink, recipient.link_id)
+            patient = await session.get(User, patient_id)
+            if link is None or link.revoked_at is not None or patient is None:
+                return None
+            session.add(
+                CaregiverView(
+                    patient_id=patient_id,
+                    caregiver_id=link.caregiver_id,
+                    viewed_at=self.clock.now(),
+                    kind="summary",
+                    days=7,
+                )
+            )
+            period = await self.history.load(session, patient, 7)
+            period = Period(
+                period.days, period.now, period.zone, period.entries, recipient.language
+            )
+            return HistoryView(period, patient_id, name_of(patient))
+
+    async def patient_name(self, patient_id: int) -> str:
+        async with self.sessions.begin() as session:
+            patient = await session.get(User, patient_id)
+            return name_of(patient) if patient else ""

@@ -1,0 +1,242 @@
+"""History: entries for a period, the text per day (or per week when long), a trend line, and
+the chart as PNG bytes. Pure apart from ``HistoryService.load``; no Telegram imports."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from statistics import fmean
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.checkin import SPREAD, Engine, Step
+from bot.clock import Clock
+from content.loader import Catalog
+from db.models import User
+from db.repo import history as repo
+
+PERIODS = (7, 30, 90)
+TELEGRAM_LIMIT = 4096
+DAILY_TEXT_BUDGET = 3000
+"""Above this, days are summarised by week so the text stays readable on a phone."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One completed check-in, as history shows it."""
+
+    at: datetime  # local time of the patient
+    pain: int
+    where: frozenset[str]
+    symptoms: frozenset[str]
+    tiers: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Period:
+    days: int
+    now: datetime  # local
+    zone: str
+    entries: tuple[Entry, ...]  # oldest first
+    language: str
+
+    @property
+    def start(self) -> date:
+        return (self.now - timedelta(days=self.days - 1)).date()
+
+
+class HistoryService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    async def load(self, session: AsyncSession, user: User, days: int) -> Period:
+        """The last ``days`` local days of completed check-ins (today included), plus one more
+        week before them for the trend."""
+        zone = ZoneInfo(user.timezone or "UTC")
+        now = self.clock.now().astimezone(zone)
+        first_day = now.date() - timedelta(days=max(days, 14) - 1)
+        start = datetime.combine(first_day, datetime.min.time(), zone)
+        rows = await repo.completed_between(
+            session, user.id, start, self.clock.now() + timedelta(seconds=1)
+        )
+        tiers = await repo.escalation_tiers(session, [c.id for c in rows])
+        entries = tuple(
+            Entry(
+                at=(c.finished_at or c.started_at).astimezone(zone),
+                pain=c.pain_score or 0,
+                where=frozenset(a.value for a in c.answers if a.question == Step.WHERE.value),
+                symptoms=frozenset(a.value for a in c.answers if a.question == Step.SYMPTOMS.value),
+                tiers=frozenset(tiers.get(c.id, ())),
+            )
+            for c in rows
+        )
+        return Period(days, now, str(zone), entries, user.language)
+
+
+def in_period(period: Period) -> list[Entry]:
+    return [e for e in period.entries if e.at.date() >= period.start]
+
+
+def trend(period: Period) -> tuple[float | None, float | None]:
+    """Average pain over the last 7 days and over the 7 days before them."""
+    this_start = period.now.date() - timedelta(days=6)
+    last_start = this_start - timedelta(days=7)
+    this = [e.pain for e in period.entries if e.at.date() >= this_start]
+    last = [e.pain for e in period.entries if last_start <= e.at.date() < this_start]
+    return (fmean(this) if this else None, fmean(last) if last else None)
+
+
+def location_counts(entries: Sequence[Entry]) -> Counter[str]:
+    return Counter(w for e in entries for w in e.where if w not in SPREAD)
+
+
+def _labels(catalog: Catalog, engine: Engine, lang: str, step: Step, chosen: frozenset[str]) -> str:
+    return ", ".join(
+        catalog.text(f"opt.{step.value}.{o}", lang) for o in engine.options(step) if o in chosen
+    )
+
+
+def _flags(tiers: set[str] | frozenset[str]) -> str:
+    return ("🚨" if "red" in tiers else "") + ("ℹ️" if "amber" in tiers else "")
+
+
+def day_lines(catalog: Catalog, engine: Engine, period: Period) -> list[str]:
+    """One line per day with check-ins: pain (highest when several), where, symptoms, flags."""
+    lang = period.language
+    by_day: dict[date, list[Entry]] = {}
+    for entry in in_period(period):
+        by_day.setdefault(entry.at.date(), []).append(entry)
+    lines = []
+    for day, entries in sorted(by_day.items()):
+        pains = [e.pain for e in entries]
+        pain = catalog.text("history.pain", lang, pain=max(pains))
+        if len(pains) > 1:
+            pain = catalog.text("history.pain_range", lang, low=min(pains), high=max(pains))
+        parts = [f"{_day_name(catalog, lang, day)}: {pain}"]
+        where = frozenset().union(*(e.where for e in entries))
+        symptoms = frozenset().union(*(e.symptoms for e in entries))
+        if where:
+            parts.append(_labels(catalog, engine, lang, Step.WHERE, where))
+        if symptoms:
+            parts.append(_labels(catalog, engine, lang, Step.SYMPTOMS, symptoms))
+        flags = _flags(frozenset().union(*(e.tiers for e in entries)))
+        lines.append(" · ".join(parts) + (f" {flags}" if flags else ""))
+    return lines
+
+
+def week_lines(catalog: Catalog, period: Period) -> list[str]:
+    """One line per week: number of check-ins, average and highest pain, flags."""
+    lang = period.language
+    weeks: dict[date, list[Entry]] = {}
+    for entry in in_period(period):
+        monday = entry.at.date() - timedelta(days=entry.at.weekday())
+        weeks.setdefault(monday, []).append(entry)
+    lines = []
+    for monday, entries in sorted(weeks.items()):
+        pains = [e.pain for e in entries]
+        line = catalog.text(
+            "history.week",
+            lang,
+            week=_day_name(catalog, lang, monday),
+            count=len(entries),
+            average=f"{fmean(pains):.1f}",
+            high=max(pains),
+        )
+        flags = _flags(frozenset().union(*(e.tiers for e in entries)))
+        lines.append(line + (f" {flags}" if flags else ""))
+    return lines
+
+
+def _day_name(catalog: Catalog, lang: str, day: date) -> str:
+    return f"{catalog.text(f'day.{day.weekday()}', lang)} {day.day} {day.strftime('%b')}"
+
+
+def text_messages(
+    catalog: Catalog, engine: Engine, period: Period, who: str | None = None
+) -> list[str]:
+    """The history as one or more messages, each under Telegram's limit and cut only between
+    lines; long periods are summarised by week."""
+    lang = period.language
+    header = [catalog.text("history.title", lang, days=period.days)]
+    if who:
+        header = [catalog.text("history.title_of", lang, days=period.days, name=who)]
+    this, last = trend(period)
+    if this is not None and last is not None:
+        header.append(catalog.text("history.trend", lang, this=f"{this:.1f}", last=f"{last:.1f}"))
+    elif this is not None:
+        header.append(catalog.text("history.trend_this", lang, this=f"{this:.1f}"))
+    lines = day_lines(catalog, engine, period)
+    if not lines:
+        return ["\n".join([*header, "", catalog.text("history.empty", lang)])]
+    if sum(len(line) + 1 for line in lines) > DAILY_TEXT_BUDGET:
+        lines = [catalog.text("history.by_week", lang), *week_lines(catalog, period)]
+    return pack([*header, "", *lines])
+
+
+def pack(lines: Sequence[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Join lines into as few messages as fit, never splitting a line."""
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        line = line[:limit]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            messages.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+def chart_png(catalog: Catalog, engine: Engine, period: Period) -> bytes:
+    """Pain over time (red and amber escalations marked) and how often each place was reported,
+    as a PNG. Blocking (about 0.1 s): call it in a worker thread."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
+
+    lang = period.language
+    entries = in_period(period)
+    figure = Figure(figsize=(8, 6), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    pain_ax, where_ax = figure.subplots(2, 1, height_ratios=(3, 2))
+    times = [e.at.replace(tzinfo=None) for e in entries]
+    pains = [e.pain for e in entries]
+    pain_ax.plot(times, pains, marker="o", color="#3465a4", linewidth=1.5, markersize=4)
+    for tier, colour, key in (("red", "#cc0000", "history.legend_red"),
+                              ("amber", "#f57900", "history.legend_amber")):  # fmt: skip
+        marked = [(e.at.replace(tzinfo=None), e.pain) for e in entries if tier in e.tiers]
+        if marked:
+            xs, ys = zip(*marked, strict=True)
+            pain_ax.scatter(xs, ys, s=120, marker="^", color=colour, zorder=3,
+                            label=catalog.text(key, lang))  # fmt: skip
+    start = datetime.combine(period.start, datetime.min.time())
+    pain_ax.set_xlim(start, period.now.replace(tzinfo=None) + timedelta(hours=6))
+    pain_ax.set_ylim(-0.5, 10.5)
+    pain_ax.set_yticks(range(0, 11, 2))
+    pain_ax.set_title(catalog.text("history.chart_pain", lang, days=period.days))
+    pain_ax.grid(alpha=0.3)
+    if any(e.tiers for e in entries):
+        pain_ax.legend(loc="upper left")
+    if not entries:
+        pain_ax.text(0.5, 0.5, catalog.text("history.empty", lang), ha="center",
+                     transform=pain_ax.transAxes)  # fmt: skip
+    pain_ax.xaxis.set_major_formatter(DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
+    pain_ax.tick_params(axis="x", labelrotation=30)
+    counts = location_counts(entries)
+    places = [o for o in engine.options(Step.WHERE) if o not in SPREAD]
+    labels = [catalog.text(f"opt.where.{o}", lang) for o in places]
+    where_ax.barh(labels, [counts.get(o, 0) for o in places], color="#73d216")
+    where_ax.invert_yaxis()
+    where_ax.set_title(catalog.text("history.chart_where", lang))
+    where_ax.xaxis.get_major_locator().set_params(integer=True)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

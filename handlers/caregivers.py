@@ -1,0 +1,260 @@
+"""/caregivers for patients, invite links, /patients for caregivers, and alerts to caregivers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import Forbidden, TelegramError
+
+from bot.caregivers import Accepted, InviteProblem, Overview, Recipient
+from bot.checkin_service import Advice
+from bot.history import text_messages
+from content.loader import Catalog
+from handlers import views
+from handlers.callback_data import CareTap, HistoryTap, encode
+from handlers.common import edit, message_of, who
+from handlers.context import Context
+
+log = logging.getLogger(__name__)
+
+
+def _b(text: str, action: str, target: int | None = None) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(CareTap(action, target)))
+
+
+def overview_screen(catalog: Catalog, overview: Overview) -> tuple[str, InlineKeyboardMarkup]:
+    t = catalog.text
+    lang = overview.language
+    lines = [t("cg.title", lang), ""]
+    zone = ZoneInfo(overview.zone)
+    if overview.followers:
+        for follower in overview.followers:
+            since = views.when(catalog, lang, follower.since.astimezone(zone)).rsplit(",", 1)[0]
+            lines.append(t("cg.follower", lang, name=follower.name, since=since))
+        lines += ["", t("cg.sharing_title", lang)]
+    else:
+        lines.append(t("cg.none", lang))
+    if overview.seen:
+        lines += ["", t("cg.seen_title", lang)]
+        for seen in overview.seen:
+            key = "cg.seen_summary" if seen.kind == "summary" else "cg.seen_history"
+            when = views.when(catalog, lang, seen.at.astimezone(zone))
+            lines.append(t(key, lang, name=seen.name, when=when))
+    state = {True: t("cg.on", lang), False: t("cg.off", lang)}
+    sharing = overview.sharing
+    rows = [[_b(t("cg.invite_button", lang), "inv")]]
+    rows += [
+        [_b(t("cg.remove_button", lang, name=f.name), "rm", f.link_id)] for f in overview.followers
+    ]
+    rows += [
+        [_b(t("cg.btn_red", lang, state=state[sharing.red_alerts]), "red")],
+        [_b(t("cg.btn_amber", lang, state=state[sharing.amber_alerts]), "amber")],
+        [
+            _b(
+                t("cg.btn_missed", lang, days=sharing.missed_days)
+                if sharing.missed_days
+                else t("cg.btn_missed_off", lang),
+                "miss",
+            )
+        ],
+        [_b(t("cg.btn_week", lang, state=state[sharing.weekly_summary]), "week")],
+    ]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+async def caregivers_command(update: Update, context: Context) -> None:
+    """/caregivers: who can see my check-ins, what they receive, who looked."""
+    services = context.services
+    user_id, _, _ = who(update)
+    overview = await services.caregivers.overview(user_id)
+    message = message_of(update)
+    if overview is None:
+        await message.reply_text(services.catalog.text("consent.needed", "en"))
+        return
+    text, keyboard = overview_screen(services.catalog, overview)
+    await message.reply_text(text, reply_markup=keyboard)
+
+
+async def start_with_token(update: Update, context: Context, token: str) -> None:
+    """/start <token> from an invite link: show who invites and what will be shared."""
+    services = context.services
+    catalog = services.catalog
+    user = update.effective_user
+    user_id, chat_id, language_code = who(update)
+    lang = catalog.language_for(language_code)
+    preview = await services.caregivers.preview(
+        user_id, chat_id, lang, user.first_name if user else None, token
+    )
+    message = message_of(update)
+    if preview.problem is not None or preview.invite_id is None:
+        problem = preview.problem or InviteProblem.UNKNOWN
+        await message.reply_text(catalog.text(f"cg.invite_{problem.value}", lang))
+        return
+    keyboard = InlineKeyboardMarkup(
+        [
+            [_b(catalog.text("cg.accept_button", lang), "acc", preview.invite_id)],
+            [_b(catalog.text("cg.decline_button", lang), "dec", preview.invite_id)],
+        ]
+    )
+    await message.reply_text(
+        catalog.text("cg.invite_preview", lang, name=preview.patient_name), reply_markup=keyboard
+    )
+
+
+async def tap(update: Update, context: Context, data: CareTap) -> None:
+    services = context.services
+    catalog = services.catalog
+    query = update.callback_query
+    assert query is not None
+    user_id, chat_id, language_code = who(update)
+    lang = catalog.language_for(language_code)
+    care = services.caregivers
+
+    if data.action == "acc" and data.target is not None:
+        outcome = await care.accept(user_id, data.target)
+        await query.answer()
+        if isinstance(outcome, Accepted):
+            await edit(query, catalog.text("cg.accepted", lang, name=outcome.patient_name))
+            await _notify(context, outcome)
+        else:
+            await edit(query, catalog.text(f"cg.invite_{outcome.value}", lang))
+        return
+    if data.action == "dec":
+        await care.decline(user_id)
+        await query.answer()
+        await edit(query, catalog.text("cg.declined", lang))
+        return
+
+    overview = await care.overview(user_id)
+    if overview is None:
+        await query.answer(catalog.text("consent.needed", lang))
+        return
+    lang = overview.language
+    if data.action == "inv":
+        token = await care.create_invite(user_id)
+        await query.answer()
+        username = context.bot.username
+        link = f"https://t.me/{username}?start={token}"
+        await context.bot.send_message(
+            chat_id,
+            catalog.text("cg.invite_text", lang, hours=services.settings.caregiver_invite_hours,
+                         link=link),
+        )  # fmt: skip
+        return
+    if data.action == "rm" and data.target is not None:
+        name = await care.remove(user_id, data.target)
+        if name is None:
+            await query.answer(catalog.text("history.denied", lang))
+            return
+        await query.answer(catalog.text("cg.removed", lang, name=name))
+    elif data.action in ("red", "amber", "miss", "week"):
+        await care.change_sharing(user_id, data.action)
+        await query.answer()
+    overview = await care.overview(user_id)
+    if overview is not None:
+        text, keyboard = overview_screen(catalog, overview)
+        await edit(query, text, keyboard)
+
+
+async def _notify(context: Context, accepted: Accepted) -> None:
+    catalog = context.services.catalog
+    try:
+        await context.bot.send_message(
+            accepted.patient_chat_id,
+            catalog.text(
+                "cg.patient_told", accepted.patient_language, name=accepted.caregiver_name
+            ),
+        )
+    except TelegramError as exc:
+        log.info("could not tell the patient about a new caregiver: %s", type(exc).__name__)
+
+
+async def patients_command(update: Update, context: Context) -> None:
+    """/patients: the people I follow, one button each."""
+    services = context.services
+    catalog = services.catalog
+    user_id, _, language_code = who(update)
+    person = await services.users.get(user_id)
+    lang = person.language if person else catalog.language_for(language_code)
+    followed = await services.caregivers.followed(user_id)
+    message = message_of(update)
+    if not followed:
+        await message.reply_text(catalog.text("cg.patients_none", lang))
+        return
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(f.name, callback_data=encode(HistoryTap(f.patient_id, 7)))]
+            for f in followed
+        ]
+    )
+    await message.reply_text(catalog.text("cg.patients_title", lang), reply_markup=keyboard)
+
+
+async def _send_each(
+    context: Context, recipients: list[Recipient], text_for: dict[str, str]
+) -> int:
+    """Send to each caregiver still linked; one who blocked the bot does not stop the others."""
+    services = context.services
+    sent = 0
+
+    async def one(recipient: Recipient) -> None:
+        nonlocal sent
+        if not await services.caregivers.still_linked(recipient.link_id):
+            return
+        try:
+            await context.bot.send_message(recipient.chat_id, text_for[recipient.language])
+            sent += 1
+        except Forbidden:
+            log.info("caregiver of link %s has blocked the bot", recipient.link_id)
+        except TelegramError as exc:
+            log.warning("alert to link %s failed: %s", recipient.link_id, type(exc).__name__)
+
+    await asyncio.gather(*(one(r) for r in recipients))
+    return sent
+
+
+async def alert(context: Context, patient_tg: int, advice: Advice) -> int:
+    """Tell the patient's caregivers about an escalation, as they chose; returns how many got it."""
+    services = context.services
+    catalog = services.catalog
+    tier = advice.tier.value
+    name, recipients = await services.caregivers.recipients(patient_tg, tier)
+    if not recipients:
+        return 0
+    texts: dict[str, str] = {}
+    for lang in {r.language for r in recipients}:
+        what = "; ".join(catalog.text(f"alert.what.{rule.id}", lang) for rule in advice.rules)
+        if tier == "red":
+            call = views.emergency_call(catalog, lang, advice)
+            texts[lang] = catalog.text("alert.red", lang, name=name, what=what, call=call)
+        else:
+            texts[lang] = catalog.text("alert.amber", lang, name=name, what=what)
+    return await _send_each(context, recipients, texts)
+
+
+async def digests(context: Context) -> None:
+    """Missed-check-in alerts and weekly summaries that are due (a periodic job)."""
+    services = context.services
+    catalog = services.catalog
+    for patient_id, kind, days, recipients in await services.caregivers.due_digests():
+        if kind == "missed":
+            name = await services.caregivers.patient_name(patient_id)
+            texts = {
+                lang: catalog.text("alert.missed", lang, name=name, days=days)
+                for lang in {r.language for r in recipients}
+            }
+            await _send_each(context, recipients, texts)
+            continue
+        for recipient in recipients:
+            view = await services.caregivers.summary_for(patient_id, recipient)
+            if view is None:
+                continue
+            try:
+                for text in text_messages(catalog, services.engine, view.period, view.name):
+                    await context.bot.send_message(recipient.chat_id, text)
+            except TelegramError as exc:
+                log.info("weekly summary to link %s failed: %s", recipient.link_id,
+                         type(exc).__name__)  # fmt: skip

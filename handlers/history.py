@@ -1,0 +1,72 @@
+"""/history for patients (and, through /patients, for caregivers): text, trend and chart."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.history import PERIODS, chart_png, text_messages
+from handlers.callback_data import HistoryTap, encode
+from handlers.common import who
+from handlers.context import Context
+
+
+def period_buttons(context: Context, lang: str, patient_id: int, days: int) -> InlineKeyboardMarkup:
+    catalog = context.services.catalog
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    catalog.text("history.days_button", lang, days=n),
+                    callback_data=encode(HistoryTap(patient_id, n)),
+                )
+                for n in PERIODS
+                if n != days
+            ]
+        ]
+    )
+
+
+async def show(
+    context: Context, viewer_id: int, chat_id: int, patient_id: int | None, days: int
+) -> bool:
+    """Send the history of ``patient_id`` (None: the viewer's own) if the viewer may see it."""
+    services = context.services
+    view = await services.caregivers.open_history(viewer_id, patient_id, days)
+    if view is None:
+        return False
+    catalog = services.catalog
+    messages = text_messages(catalog, services.engine, view.period, view.name)
+    png = await asyncio.to_thread(chart_png, catalog, services.engine, view.period)
+    for text in messages:
+        await context.bot.send_message(chat_id, text)
+    await context.bot.send_photo(
+        chat_id,
+        png,
+        caption=catalog.text("history.caption", view.period.language),
+        reply_markup=period_buttons(context, view.period.language, view.patient_id, days),
+    )
+    return True
+
+
+async def history_command(update: Update, context: Context) -> None:
+    """/history: the last 7 days, with buttons for 30 and 90."""
+    user_id, chat_id, _ = who(update)
+    if not await show(context, user_id, chat_id, None, PERIODS[0]):
+        message = update.effective_message
+        if message is not None:
+            await message.reply_text(context.services.catalog.text("consent.needed", "en"))
+
+
+async def tap(update: Update, context: Context, data: HistoryTap) -> None:
+    query = update.callback_query
+    assert query is not None
+    user_id, chat_id, language = who(update)
+    if data.days not in PERIODS or not await show(
+        context, user_id, chat_id, data.patient_id, data.days
+    ):
+        lang = context.services.catalog.language_for(language)
+        await query.answer(context.services.catalog.text("history.denied", lang))
+        return
+    await query.answer()

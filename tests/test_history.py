@@ -1,0 +1,133 @@
+"""/history: text per day or week, the trend, the chart, on empty, short and long histories."""
+
+from __future__ import annotations
+
+import struct
+from datetime import timedelta
+
+from sqlalchemy import insert
+
+from bot.history import TELEGRAM_LIMIT, pack
+from db.models import CheckIn, CheckInAnswer, Escalation, User
+from tests.harness import Harness, Person
+from tests.test_checkin_flow import onboard
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(PNG_SIGNATURE)
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+async def add_checkins(
+    bot: Harness, person: Person, days: int, pain_of=lambda i: 3 + i % 4, red_every: int = 0
+) -> None:
+    """``days`` daily completed check-ins ending yesterday, written straight to the database."""
+    async with bot.services.sessions.begin() as session:
+        user_id = (
+            (
+                await session.execute(
+                    User.__table__.select().where(User.telegram_id == person.user_id)
+                )
+            )
+            .one()
+            .id
+        )
+        now = bot.clock.now()
+        for i in range(days):
+            at = now - timedelta(days=days - i)
+            checkin_id = (
+                await session.execute(
+                    insert(CheckIn)
+                    .values(user_id=user_id, started_at=at, updated_at=at, finished_at=at,
+                            status="complete", step="done", pain_score=pain_of(i), state={},
+                            version=1)
+                    .returning(CheckIn.id)
+                )
+            ).scalar_one()  # fmt: skip
+            await session.execute(
+                insert(CheckInAnswer),
+                [
+                    {"checkin_id": checkin_id, "question": "where", "value": "lower"},
+                    {"checkin_id": checkin_id, "question": "symptoms", "value": "fatigue"},
+                ],
+            )
+            if red_every and i % red_every == 0:
+                await session.execute(
+                    insert(Escalation).values(user_id=user_id, checkin_id=checkin_id, tier="red",
+                                              rule_ids="red.bladder_loss", created_at=at,
+                                              sent_at=at)
+                )  # fmt: skip
+
+
+def photos(bot: Harness, person: Person) -> list[bytes]:
+    return [m.photo for m in bot.api.chat(person.chat_id) if m.photo is not None]
+
+
+async def test_history_on_an_empty_account(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/history")
+    texts = [m.text for m in bot.api.chat(pat.chat_id)[-2:]]
+    assert "Your last 7 days" in texts[0] and "No finished check-ins" in texts[0]
+    [png] = photos(bot, pat)
+    assert png_size(png) == (800, 600)
+
+
+async def test_history_after_one_checkin(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "5", "Lower back", "Done ▶", "Burning", "Done ▶")
+    await bot.press(pat, "Numbness or tingling", "Done ▶", "No, slowly or not new")
+    await bot.send(pat, "/history")
+    text = bot.api.chat(pat.chat_id)[-2].text
+    assert "Mon 2 Mar: pain 5 · Lower back · Numbness or tingling" in text
+    assert "Average pain 5.0 this week." in text
+    assert bot.screen(pat).labels() == ["30 days", "90 days"]
+
+
+async def test_trend_and_escalations_marked(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await add_checkins(bot, pat, 14, pain_of=lambda i: 6 if i < 8 else 4, red_every=10)
+    await bot.send(pat, "/history")
+    text = bot.api.chat(pat.chat_id)[-2].text
+    assert "Average pain 4.0 this week, 6.0 last week." in text
+    assert "🚨" in text  # day 10 had a red escalation
+    assert text.count("\n") >= 7
+
+
+async def test_a_year_of_daily_checkins_is_summarised_and_fits(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await add_checkins(bot, pat, 365, red_every=30)
+    await bot.send(pat, "/history")
+    await bot.press(pat, "90 days")
+    sent = [m for m in bot.api.chat(pat.chat_id) if "last 90 days" in m.text]
+    assert sent, "the 90-day history was sent"
+    text = sent[-1].text
+    assert "By week:" in text and len(text) <= TELEGRAM_LIMIT
+    assert text.count("Week of") in (13, 14)
+    width, height = png_size(photos(bot, pat)[-1])
+    assert (width, height) == (800, 600)
+    assert len(photos(bot, pat)[-1]) < 300_000
+
+
+def test_long_text_is_split_between_lines_never_inside_one() -> None:
+    lines = [f"line {i} " + "x" * 90 for i in range(120)]
+    messages = pack(lines)
+    assert len(messages) > 1
+    assert all(len(m) <= TELEGRAM_LIMIT for m in messages)
+    assert "\n".join(messages).split("\n") == lines
+
+
+async def test_period_buttons_of_someone_else_are_refused(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await onboard(bot, sam)
+    await bot.send(pat, "/history")
+    own = bot.screen(pat)
+    forged = own.buttons()[0]["callback_data"].replace("h:1:", "h:2:")
+    await bot.tap(pat, forged, own)
+    toast = bot.api.calls_of("answerCallbackQuery")[-1].params
+    assert "not shared with you" in toast["text"]
