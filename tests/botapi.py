@@ -57,6 +57,7 @@ class BotApiStandIn:
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], ChatMessage] = {}
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
+        self.blocked_chats: set[int] = set()
         self._ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
@@ -118,6 +119,12 @@ class BotApiStandIn:
         call = Call(method, params)
         if method != "getUpdates":
             self.calls.append(call)
+        if method.startswith("send") and int(params.get("chat_id") or 0) in self.blocked_chats:
+            call.ok = False
+            description = "Forbidden: bot was blocked by the user"
+            return web.json_response(
+                {"ok": False, "error_code": 403, "description": description}, status=403
+            )
         queued = self.failures.get(method)
         if queued:
             call.ok = False
