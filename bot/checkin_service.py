@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 CANCEL = "x"
 """Reserved option value for the Cancel button."""
 
-HISTORY_WINDOW = 5
+HISTORY_WINDOW = 120
+HISTORY_SPAN = timedelta(days=28)
+"""Earlier check-ins the amber rules look at: their windows are 14 days, and a symptom's
+episode can start up to 14 days before the 14 days that tell whether it is new."""
 
 
 class Status(StrEnum):
@@ -348,11 +351,19 @@ class CheckinService:
     async def _finish(
         self, session: AsyncSession, user: User, checkin_id: int, answers: Answers, now: datetime
     ) -> tuple[Summary, Advice | None]:
-        earlier = await repo.recent_complete(session, user.id, HISTORY_WINDOW, exclude=checkin_id)
+        earlier = await repo.recent_complete(
+            session, user.id, HISTORY_WINDOW, exclude=checkin_id, since=now - HISTORY_SPAN
+        )
         history = triage.History(
-            pains=tuple(c.pain_score for c in earlier if c.pain_score is not None),
-            symptoms=tuple(
-                frozenset(a.value for a in c.answers if a.question == Step.SYMPTOMS.value)
+            now=now,
+            past=tuple(
+                triage.Past(
+                    at=c.finished_at or c.started_at,
+                    pain=c.pain_score or 0,
+                    symptoms=frozenset(
+                        a.value for a in c.answers if a.question == Step.SYMPTOMS.value
+                    ),
+                )
                 for c in earlier
             ),
         )

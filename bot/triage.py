@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
-from statistics import fmean
+from statistics import median
 
 from bot.checkin import NEURO_SYMPTOMS, SEVERE_PAIN, Answers
 from content.loader import normalise_text
@@ -23,26 +24,41 @@ class Tier(StrEnum):
 
 
 @dataclass(frozen=True)
-class History:
-    """What the rules may know of earlier, completed check-ins (newest first)."""
+class Past:
+    """An earlier completed check-in."""
 
-    pains: tuple[int, ...] = ()
-    symptoms: tuple[frozenset[str], ...] = ()
+    at: datetime
+    pain: int
+    symptoms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class History:
+    """What the rules may know of earlier completed check-ins (newest first) and of now."""
+
+    now: datetime | None = None
+    past: tuple[Past, ...] = ()
+
+    def window(self, before: datetime | None = None) -> tuple[Past, ...]:
+        """Check-ins in the baseline window: the 14 days before ``before`` (default: now)."""
+        end = before or self.now
+        if end is None:
+            return self.past
+        return tuple(p for p in self.past if end - BASELINE_DAYS <= p.at < end)
 
     @property
     def baseline(self) -> float | None:
-        """The patient's recent pain level: the mean of up to their last five check-ins."""
-        recent = self.pains[:BASELINE_WINDOW]
-        return fmean(recent) if recent else None
-
-    @property
-    def recent_symptoms(self) -> frozenset[str]:
-        return frozenset().union(*self.symptoms) if self.symptoms else frozenset()
+        """The patient's usual pain: the median of their check-ins in the last 14 days."""
+        pains = [p.pain for p in self.window()]
+        return float(median(pains)) if pains else None
 
 
-BASELINE_WINDOW = 5
+BASELINE_DAYS = timedelta(days=14)
 ABOVE_BASELINE = 2.0
-"""Points above the recent mean at which pain counts as clearly higher."""
+"""Points above the usual level at which pain counts as clearly higher."""
+ABOVE_BASELINE_RATIO = 1.3
+"""A single check-in this far (30%) above the usual level counts too, if also 2 points above."""
+RELAPSE_SPAN = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -55,18 +71,47 @@ class Rule:
 
 
 def _new_neuro_symptoms(answers: Answers, history: History) -> frozenset[str]:
-    if not history.symptoms:
+    """Neurological symptoms reported now and in no check-in of the last 14 days."""
+    recent = history.window()
+    if not recent:
         return frozenset()  # with no earlier check-in, nothing can be called new
-    return (answers.symptoms & NEURO_SYMPTOMS) - history.recent_symptoms
+    seen = frozenset().union(*(p.symptoms for p in recent))
+    return (answers.symptoms & NEURO_SYMPTOMS) - seen
 
 
-def _above_baseline(answers: Answers, history: History) -> bool:
+def _worsening(answers: Answers, history: History) -> bool:
+    """Pain 2+ points above the usual level on this and the previous check-in, or on this one
+    alone when it is also 30% or more above it."""
     baseline = history.baseline
-    return (
-        answers.pain is not None
-        and baseline is not None
-        and (answers.pain >= baseline + ABOVE_BASELINE)
-    )
+    if answers.pain is None or baseline is None:
+        return False
+    high = baseline + ABOVE_BASELINE
+    if answers.pain < high:
+        return False
+    previous_high = bool(history.past) and history.past[0].pain >= high
+    return previous_high or answers.pain >= baseline * ABOVE_BASELINE_RATIO
+
+
+def _possible_relapse(answers: Answers, history: History) -> bool:
+    """A new neurological symptom, reported in check-ins that now span more than 24 hours.
+    Fires once per episode: on the first check-in past the 24 hours."""
+    if history.now is None:
+        return False
+    for symptom in answers.symptoms & NEURO_SYMPTOMS:
+        run: list[Past] = []
+        for past in history.past:  # newest first: the unbroken run of reports before now
+            if symptom not in past.symptoms:
+                break
+            run.append(past)
+        if not run:
+            continue
+        first = run[-1]
+        before = history.window(first.at)
+        if not before or any(symptom in p.symptoms for p in before):
+            continue  # no history to call it new, or not new
+        if history.now - first.at > RELAPSE_SPAN >= run[0].at - first.at:
+            return True
+    return False
 
 
 RULES: tuple[Rule, ...] = (
@@ -106,11 +151,18 @@ RULES: tuple[Rule, ...] = (
         lambda a, h: a.note_red_flag,
     ),
     Rule(
-        "amber.pain_above_baseline",
+        "amber.worsening",
         Tier.AMBER,
-        "amber.pain_above_baseline",
+        "amber.worsening",
         "ms-back-pain",
-        _above_baseline,
+        _worsening,
+    ),
+    Rule(
+        "amber.possible_relapse",
+        Tier.AMBER,
+        "amber.possible_relapse",
+        "ms-back-pain",
+        _possible_relapse,
     ),
     Rule(
         "amber.new_neuro_symptom",

@@ -205,7 +205,7 @@ async def test_pain_well_above_recent_level_gets_amber_advice(bot: Harness, pat:
     last = bot.api.texts_sent(pat.chat_id)[-1]
     assert "contact your MS team soon" in last and "relapse" in last
     [escalation] = await escalations(bot)
-    assert (escalation.tier, escalation.rule_ids) == ("amber", "amber.pain_above_baseline")
+    assert (escalation.tier, escalation.rule_ids) == ("amber", "amber.worsening")
     assert escalation.sent_at is not None
 
 
@@ -249,3 +249,32 @@ async def test_done_with_nothing_ticked_asks_for_a_choice(bot: Harness, pat: Per
     toast = bot.api.calls_of("answerCallbackQuery")[-1].params
     assert "at least one" in toast.get("text", "")
     assert "Where is the pain" in bot.screen(pat).text
+
+
+async def test_new_symptom_lasting_over_a_day_is_stored_as_a_possible_relapse(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+
+    async def checkin(symptom: str) -> None:
+        await bot.send(pat, "/checkin")
+        await bot.press(pat, "3", "Lower back", "Done ▶", "Aching or stiff", "Done ▶")
+        if symptom == "None of these":
+            await bot.press(pat, symptom)
+        else:
+            await bot.press(pat, symptom, "Done ▶", "No, slowly or not new")
+
+    await checkin("None of these")
+    bot.clock.advance(days=2)
+    await checkin("Numbness or tingling")
+    bot.clock.advance(hours=13)
+    await checkin("Numbness or tingling")
+    bot.clock.advance(hours=13)
+    await checkin("Numbness or tingling")
+    bot.clock.advance(hours=13)
+    await checkin("Numbness or tingling")
+    assert [e.rule_ids for e in await escalations(bot)] == [
+        "amber.new_neuro_symptom",
+        "amber.possible_relapse",
+    ]
+    assert any("lasted more than a day" in t for t in bot.api.texts_sent(pat.chat_id))

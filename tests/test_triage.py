@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from bot.checkin import Answers
-from bot.triage import RULES, History, Tier, assess, matches_red_phrase, new_red_rules
+from bot.triage import RULES, History, Past, Tier, assess, matches_red_phrase, new_red_rules
 from content.loader import default_catalog
+
+NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+
+def history(*pains: int, symptoms: tuple[frozenset[str], ...] = (), hours: float = 24) -> History:
+    """Earlier check-ins, newest first, ``hours`` apart, ending ``hours`` before NOW."""
+    return History(
+        now=NOW,
+        past=tuple(
+            Past(
+                at=NOW - timedelta(hours=hours * (i + 1)),
+                pain=pain,
+                symptoms=symptoms[i] if i < len(symptoms) else frozenset(),
+            )
+            for i, pain in enumerate(pains)
+        ),
+    )
 
 
 def answers(**kwargs: object) -> Answers:
@@ -40,13 +59,31 @@ def test_calm_answers_give_no_tier() -> None:
     given = answers(
         pain=4, where={"lower"}, feel={"aching"}, symptoms={"fatigue"}, sudden_legs="no"
     )
-    assert assess(given, History(pains=(4, 5, 3))).tier is Tier.NONE
+    assert assess(given, history(4, 5, 3)).tier is Tier.NONE
 
 
-def test_pain_two_points_above_the_recent_mean_is_amber() -> None:
-    history = History(pains=(3, 3, 4, 2))  # mean 3
-    assert "amber.pain_above_baseline" in assess(answers(pain=5), history).rule_ids
-    assert assess(answers(pain=4), history).tier is Tier.NONE
+def test_worsening_two_check_ins_in_a_row_two_points_above_the_median() -> None:
+    stable = history(7, 7, 6, 7, 7)  # median 7
+    assert assess(answers(pain=9), stable).tier is Tier.NONE  # 9 is +2 but under +30%, once
+    two_in_a_row = history(9, 7, 6, 7, 7)  # median 7; yesterday was 9 too
+    assert "amber.worsening" in assess(answers(pain=9), two_in_a_row).rule_ids
+
+
+def test_worsening_on_one_check_in_30_percent_and_two_points_above() -> None:
+    usual = history(3, 3, 4, 2)  # median 3
+    assert "amber.worsening" in assess(answers(pain=5), usual).rule_ids
+    assert assess(answers(pain=4), usual).tier is Tier.NONE
+
+
+def test_worsening_ignores_check_ins_older_than_14_days() -> None:
+    old_highs = History(now=NOW, past=(Past(NOW - timedelta(days=20), 1, frozenset()),))
+    assert assess(answers(pain=9), old_highs).tier is Tier.NONE
+
+
+def test_stable_histories_give_nothing() -> None:
+    for pains in ((2, 2, 3, 2), (5, 6, 5, 6, 5), (8, 8, 9, 8)):
+        for pain in set(pains):
+            assert assess(answers(pain=pain), history(*pains)).tier is Tier.NONE
 
 
 def test_without_history_nothing_is_new_or_above_baseline() -> None:
@@ -54,14 +91,44 @@ def test_without_history_nothing_is_new_or_above_baseline() -> None:
 
 
 def test_a_new_neurological_symptom_is_amber_but_a_known_one_is_not() -> None:
-    history = History(pains=(3,), symptoms=(frozenset({"balance"}),))
+    known = history(3, symptoms=(frozenset({"balance"}),))
     assert (
-        "amber.new_neuro_symptom"
-        in assess(answers(pain=3, symptoms={"numbness"}), history).rule_ids
+        "amber.new_neuro_symptom" in assess(answers(pain=3, symptoms={"numbness"}), known).rule_ids
     )
-    assert assess(answers(pain=3, symptoms={"balance"}), history).tier is Tier.NONE
+    assert assess(answers(pain=3, symptoms={"balance"}), known).tier is Tier.NONE
     # Fatigue is not neurological in this rule.
-    assert assess(answers(pain=3, symptoms={"fatigue"}), history).tier is Tier.NONE
+    assert assess(answers(pain=3, symptoms={"fatigue"}), known).tier is Tier.NONE
+
+
+def test_a_new_symptom_lasting_more_than_a_day_may_be_a_relapse() -> None:
+    numb = frozenset({"numbness"})
+    none: frozenset[str] = frozenset()
+    # Numbness first reported 20 h ago (after a week without it), and again now, 12 h later.
+    day_one = history(3, 3, 3, 3, symptoms=(numb, none, none, none), hours=12)
+    result = assess(answers(pain=3, symptoms={"numbness"}), day_one)
+    assert "amber.possible_relapse" not in result.rule_ids  # 12 h: not yet more than a day
+    span = History(
+        now=NOW,
+        past=(
+            Past(NOW - timedelta(hours=10), 3, numb),
+            Past(NOW - timedelta(hours=26), 3, numb),
+            Past(NOW - timedelta(days=3), 3, none),
+            Past(NOW - timedelta(days=6), 3, none),
+        ),
+    )
+    assert "amber.possible_relapse" in assess(answers(pain=3, symptoms={"numbness"}), span).rule_ids
+    # Once per episode: the next check-in of the same run does not fire it again.
+    later = History(now=NOW + timedelta(hours=12), past=(Past(NOW, 3, numb), *span.past))
+    assert (
+        "amber.possible_relapse"
+        not in assess(answers(pain=3, symptoms={"numbness"}), later).rule_ids
+    )
+
+
+def test_a_long_standing_symptom_is_not_a_relapse() -> None:
+    numb = frozenset({"numbness"})
+    always = history(3, 3, 3, 3, 3, symptoms=(numb,) * 5)
+    assert assess(answers(pain=3, symptoms={"numbness"}), always).tier is Tier.NONE
 
 
 def test_not_sure_on_a_warning_question_is_amber() -> None:
@@ -71,11 +138,12 @@ def test_not_sure_on_a_warning_question_is_amber() -> None:
 
 def test_red_outranks_amber_and_all_fired_rules_are_listed() -> None:
     given = answers(pain=8, injury="yes", symptoms={"bladder_bowel"}, bladder_loss="unsure")
-    result = assess(given, History(pains=(2,)))
+    result = assess(given, history(2))
     assert result.tier is Tier.RED
     assert set(result.rule_ids) == {
         "red.severe_pain_after_injury",
-        "amber.pain_above_baseline",
+        "amber.worsening",
+        "amber.new_neuro_symptom",
         "amber.unsure_red_flag",
     }
 

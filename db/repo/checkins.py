@@ -90,7 +90,11 @@ async def replace_answers(
 
 
 async def recent_complete(
-    session: AsyncSession, user_id: int, limit: int, exclude: int | None = None
+    session: AsyncSession,
+    user_id: int,
+    limit: int,
+    exclude: int | None = None,
+    since: datetime | None = None,
 ) -> Sequence[CheckIn]:
     """The user's latest completed check-ins, newest first, with their answers loaded."""
     query = (
@@ -102,6 +106,8 @@ async def recent_complete(
     )
     if exclude is not None:
         query = query.where(CheckIn.id != exclude)
+    if since is not None:
+        query = query.where(CheckIn.finished_at >= since)
     return (await session.execute(query)).scalars().all()
 
 
