@@ -29,6 +29,8 @@ def ensure_sqlite_folder(url: str) -> None:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL with synchronous=NORMAL: commits stop waiting for the disk yet survive a process crash.
     # foreign_keys makes ON DELETE CASCADE work, which deleting a person's data relies on.
+    # The driver's own transaction handling is turned off so that _begin_immediate decides.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -37,12 +39,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediate(connection: Any) -> None:
+    # A transaction that reads and then writes (most here do) fails at once with "database is
+    # locked" when another connection wrote in between. Taking the write lock at BEGIN makes it
+    # wait (busy_timeout) instead: the sweep and the handlers share one SQLite file safely.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url``; SQLite gets its folder and its pragmas."""
     ensure_sqlite_folder(url)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
 
 

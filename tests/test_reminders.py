@@ -338,3 +338,27 @@ async def test_one_sweep_job_whatever_the_number_of_patients(
     await with_reminder(bot, sam)
     after = sorted(job.name or "" for job in bot.app.job_queue.jobs())
     assert before == after == ["caregiver-digests", "housekeeping", "reminder-sweep"]
+
+
+async def test_sweep_and_answers_at_the_same_time_on_one_database(bot: Harness) -> None:
+    """The sweep job and the handlers write to the same database concurrently, without errors."""
+    import asyncio
+
+    people = [Person(5000 + i, f"P{i}") for i in range(12)]
+    for person in people:
+        await with_reminder(bot, person)
+    bot.clock.set(TUESDAY_9_BERLIN)
+
+    async def answer(person: Person) -> None:
+        await bot.send(person, "/checkin")
+        await bot.press(person, "4", "Lower back", "Done ▶", "Burning", "Done ▶", "None of these")
+
+    await asyncio.gather(sweep(bot), *(answer(p) for p in people))
+    await sweep(bot)
+    for person in people:
+        texts = bot.api.texts_sent(person.chat_id)
+        assert not [t for t in texts if "something went wrong" in t]
+        assert len(reminders_in(bot, person)) == 1
+    async with bot.services.sessions() as session:
+        done = (await session.scalars(select(CheckIn.status))).all()
+    assert done == ["complete"] * len(people)
