@@ -12,7 +12,30 @@ from bot.logging_setup import configure_logging
 log = logging.getLogger("bot")
 
 
+async def _check_bot_api(settings: Settings, token: str) -> None:
+    """Ask the Bot API who we are before starting, so a wrong token or an unreachable server is
+    one clear line rather than a retry loop's traceback."""
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError
+
+    bot = Bot(token, base_url=settings.telegram_base_url)
+    try:
+        async with bot:
+            await bot.get_me()
+    except InvalidToken:
+        raise ConfigError(
+            "Telegram refused TELEGRAM_BOT_TOKEN. Check the token with @BotFather."
+        ) from None
+    except NetworkError as exc:
+        raise ConfigError(
+            f"Could not reach the Bot API at {settings.telegram_base_url} ({type(exc).__name__}). "
+            "Check the network, or TELEGRAM_BASE_URL if you use a local Bot API server."
+        ) from None
+
+
 def _run(settings: Settings) -> None:
+    import asyncio
+
     from telegram import Update
 
     from bot.app import build_application
@@ -20,6 +43,7 @@ def _run(settings: Settings) -> None:
 
     token = settings.token()  # fail before touching the database when it is missing
     configure_logging(settings.log_level, token)
+    asyncio.run(_check_bot_api(settings, token))
     upgrade(settings.database_url)
     app = build_application(settings)
     log.info("starting with long polling")

@@ -85,3 +85,35 @@ def test_defaults_need_only_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.database_url == "sqlite+aiosqlite:///data/bot.db"
     assert settings.telegram_base_url == "https://api.telegram.org/bot"
+
+
+def test_an_unreachable_bot_api_is_a_one_line_error(tmp_path: Path) -> None:
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": "123:abc",
+        "TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot",  # nothing listens on the discard port
+    }
+    result = run_cli("run", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Could not reach the Bot API at http://127.0.0.1:9/bot")
+    assert "Traceback" not in result.stderr
+    assert "123:abc" not in result.stderr + result.stdout
+
+
+async def test_a_refused_token_is_a_one_line_error(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.botapi import BotApiStandIn
+
+    api = BotApiStandIn("999:the-real-token")
+    await api.start()
+    try:
+        env = {"PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": "123:wrong-token",
+               "TELEGRAM_BASE_URL": api.base_url}  # fmt: skip
+        result = await asyncio.to_thread(run_cli, "run", env=env, cwd=tmp_path)
+    finally:
+        await api.stop()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: Telegram refused")
+    assert "Traceback" not in result.stderr and "wrong-token" not in result.stderr
