@@ -18,6 +18,7 @@ from bot.clock import Clock
 from content.loader import Catalog
 from db.models import User
 from db.repo import history as repo
+from db.repo.checkins import COMPLETE
 
 PERIODS = (7, 30, 90)
 TELEGRAM_LIMIT = 4096
@@ -34,6 +35,8 @@ class Entry:
     where: frozenset[str]
     symptoms: frozenset[str]
     tiers: frozenset[str]
+    complete: bool = True
+    """False for a check-in left unfinished that is shown because it led to an escalation."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,8 @@ class HistoryService:
         now = self.clock.now().astimezone(zone)
         first_day = now.date() - timedelta(days=max(days, 14) - 1)
         start = datetime.combine(first_day, datetime.min.time(), zone)
-        rows = await repo.completed_between(
-            session, user.id, start, self.clock.now() + timedelta(seconds=1)
-        )
+        end = self.clock.now() + timedelta(seconds=1)
+        rows = await repo.for_history(session, user.id, start, end)
         tiers = await repo.escalation_tiers(session, [c.id for c in rows])
         entries = tuple(
             Entry(
@@ -72,6 +74,7 @@ class HistoryService:
                 where=frozenset(a.value for a in c.answers if a.question == Step.WHERE.value),
                 symptoms=frozenset(a.value for a in c.answers if a.question == Step.SYMPTOMS.value),
                 tiers=frozenset(tiers.get(c.id, ())),
+                complete=c.status == COMPLETE,
             )
             for c in rows
         )
@@ -86,8 +89,9 @@ def trend(period: Period) -> tuple[float | None, float | None]:
     """Average pain over the last 7 days and over the 7 days before them."""
     this_start = period.now.date() - timedelta(days=6)
     last_start = this_start - timedelta(days=7)
-    this = [e.pain for e in period.entries if e.at.date() >= this_start]
-    last = [e.pain for e in period.entries if last_start <= e.at.date() < this_start]
+    done = [e for e in period.entries if e.complete]
+    this = [e.pain for e in done if e.at.date() >= this_start]
+    last = [e.pain for e in done if last_start <= e.at.date() < this_start]
     return (fmean(this) if this else None, fmean(last) if last else None)
 
 
@@ -124,6 +128,8 @@ def day_lines(catalog: Catalog, engine: Engine, period: Period) -> list[str]:
             parts.append(_labels(catalog, engine, lang, Step.WHERE, where))
         if symptoms:
             parts.append(_labels(catalog, engine, lang, Step.SYMPTOMS, symptoms))
+        if not all(e.complete for e in entries):
+            parts.append(catalog.text("history.unfinished", lang))
         flags = _flags(frozenset().union(*(e.tiers for e in entries)))
         lines.append(" · ".join(parts) + (f" {flags}" if flags else ""))
     return lines

@@ -163,6 +163,11 @@ async def test_red_flag_reaches_every_caregiver_even_if_one_blocked_the_bot(
     assert alerts_to(bot, sam) == []
     # The patient got their advice first, and the check-in went on.
     assert "Where is the pain?" in bot.screen(pat).text
+    # Carol can see it in the history, though the check-in is not finished.
+    await bot.send(carol, "/patients")
+    await bot.press(carol, "Pat")
+    [history] = [m.text for m in bot.api.chat(carol.chat_id) if "Pat: the last 7 days" in m.text]
+    assert "Mon 2 Mar: pain 8 · not finished 🚨" in history
 
 
 async def test_removed_caregiver_gets_no_alert_even_one_already_queued(

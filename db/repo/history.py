@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -14,19 +14,22 @@ from db.models import CheckIn, Escalation
 from db.repo.checkins import COMPLETE
 
 
-async def completed_between(
+async def for_history(
     session: AsyncSession, user_id: int, start: datetime, end: datetime
 ) -> Sequence[CheckIn]:
-    """Completed check-ins finished in [start, end), oldest first, answers loaded."""
+    """Check-ins to show for [start, end), oldest first, answers loaded: every completed one,
+    and any unfinished one that led to an escalation (a warning is never hidden)."""
+    escalated = select(Escalation.checkin_id).where(Escalation.user_id == user_id)
+    when = func.coalesce(CheckIn.finished_at, CheckIn.started_at)
     result = await session.execute(
         select(CheckIn)
         .where(
             CheckIn.user_id == user_id,
-            CheckIn.status == COMPLETE,
-            CheckIn.finished_at >= start,
-            CheckIn.finished_at < end,
+            or_(CheckIn.status == COMPLETE, CheckIn.id.in_(escalated)),
+            when >= start,
+            when < end,
         )
-        .order_by(CheckIn.finished_at, CheckIn.id)
+        .order_by(when, CheckIn.id)
         .options(selectinload(CheckIn.answers))
     )
     return result.scalars().all()
