@@ -18,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.history import HistoryService, Period
 from content.loader import Catalog
-from db.models import CaregiverInvite, CaregiverLink, CaregiverView, CheckIn, SharingSettings, User
+from db.models import CaregiverInvite, CaregiverLink, CaregiverView, SharingSettings, User
 from db.repo import caregivers as repo
 from db.repo import users as user_repo
-from db.repo.checkins import COMPLETE
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +118,30 @@ def _sharing(settings: SharingSettings) -> Sharing:
     return Sharing(
         settings.red_alerts, settings.amber_alerts, settings.missed_days, settings.weekly_summary
     )
+
+
+DIGEST_CHUNK = 500
+"""Patients looked at per pair of queries by the digest job."""
+
+
+def _digests_due(
+    settings: SharingSettings, patient: User, last_done: datetime | None, now: datetime
+) -> list[tuple[str, int]]:
+    """Which digests are due for one patient, as (kind, days); marks them as sent."""
+    due: list[tuple[str, int]] = []
+    if settings.missed_days:
+        since = last_done or patient.consent_at or patient.created_at
+        quiet = now - since >= timedelta(days=settings.missed_days)
+        alerted = settings.missed_alert_at is not None and settings.missed_alert_at >= since
+        if quiet and not alerted:
+            settings.missed_alert_at = now
+            due.append(("missed", settings.missed_days))
+    if settings.weekly_summary and (
+        settings.summary_at is None or now - settings.summary_at >= timedelta(days=7)
+    ):
+        settings.summary_at = now
+        due.append(("summary", 7))
+    return due
 
 
 class CaregiverService:
@@ -348,39 +371,29 @@ class CaregiverService:
         now = self.clock.now()
         due: list[tuple[int, str, int, list[Recipient]]] = []
         async with self.sessions.begin() as session:
-            rows = await session.execute(
-                select(SharingSettings, User)
-                .join(User, User.id == SharingSettings.patient_id)
-                .where((SharingSettings.missed_days > 0) | SharingSettings.weekly_summary)
-            )
-            for settings, patient in rows.all():
-                recipients = [
-                    Recipient(link.id, user.chat_id, user.language)
-                    for link, user in await repo.caregivers_of(session, patient.id)
-                ]
-                if not recipients:
-                    continue
-                if settings.missed_days:
-                    window = timedelta(days=settings.missed_days)
-                    last = await session.scalar(
-                        select(CheckIn.finished_at)
-                        .where(CheckIn.user_id == patient.id, CheckIn.status == COMPLETE)
-                        .order_by(CheckIn.finished_at.desc())
-                        .limit(1)
-                    )
-                    since = last or patient.consent_at or patient.created_at
-                    quiet = now - since >= window
-                    alerted = settings.missed_alert_at is not None and (
-                        settings.missed_alert_at >= since
-                    )
-                    if quiet and not alerted:
-                        settings.missed_alert_at = now
-                        due.append((patient.id, "missed", settings.missed_days, recipients))
-                if settings.weekly_summary and (
-                    settings.summary_at is None or now - settings.summary_at >= timedelta(days=7)
-                ):
-                    settings.summary_at = now
-                    due.append((patient.id, "summary", 7, recipients))
+            rows = (
+                await session.execute(
+                    select(SharingSettings, User)
+                    .join(User, User.id == SharingSettings.patient_id)
+                    .where((SharingSettings.missed_days > 0) | SharingSettings.weekly_summary)
+                )
+            ).all()
+            for start in range(0, len(rows), DIGEST_CHUNK):
+                chunk = rows[start : start + DIGEST_CHUNK]
+                ids = [patient.id for _, patient in chunk]
+                links = await repo.caregivers_of_many(session, ids)
+                last_done = await repo.last_checkins(session, ids)
+                for settings, patient in chunk:
+                    recipients = [
+                        Recipient(link.id, user.chat_id, user.language)
+                        for link, user in links.get(patient.id, [])
+                    ]
+                    if not recipients:
+                        continue
+                    for kind, days in _digests_due(
+                        settings, patient, last_done.get(patient.id), now
+                    ):
+                        due.append((patient.id, kind, days, recipients))
         return due
 
     async def summary_for(self, patient_id: int, recipient: Recipient) -> HistoryView | None:

@@ -226,7 +226,11 @@ async def test_missed_checkin_alert_after_n_days_once(
     from handlers.caregivers import digests
 
     bot.clock.advance(days=1)
+    await bot.send(pat, "/checkin")  # the quiet spell counts from the last check-in
+    await bot.press(pat, "0", "None of these")
+    bot.clock.advance(days=1)
     await digests(Context(bot.app))  # type: ignore[arg-type]
+    assert not [t for t in bot.api.texts_sent(sam.chat_id) if "has not done" in t]
     bot.clock.advance(days=1, minutes=1)
     await digests(Context(bot.app))  # type: ignore[arg-type]
     await digests(Context(bot.app))  # type: ignore[arg-type]
