@@ -26,6 +26,7 @@ from bot.caregivers import CaregiverService
 from bot.checkin_service import CheckinService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.export import DataService
 from bot.history import HistoryService
 from bot.reminders import ReminderService
 from bot.services import Services
@@ -33,7 +34,7 @@ from bot.sweep import Sweeper, SweepSettings
 from bot.users import UserService
 from content.loader import Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
-from handlers import caregivers, checkin, onboarding
+from handlers import caregivers, checkin, data, onboarding
 from handlers import history as history_handlers
 from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
@@ -47,7 +48,17 @@ BotApp = Application[
     ExtBot[None], Context, dict[Any, Any], dict[Any, Any], dict[str, Any], JobQueue[Context]
 ]
 
-COMMANDS = ("checkin", "history", "settings", "caregivers", "patients", "timezone", "help")
+COMMANDS = (
+    "checkin",
+    "history",
+    "settings",
+    "caregivers",
+    "patients",
+    "export",
+    "delete",
+    "timezone",
+    "help",
+)
 
 
 def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Services:
@@ -75,6 +86,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
             HistoryService(sessions, clock),
             invite_hours=settings.caregiver_invite_hours,
         ),
+        data=DataService(sessions, clock),
     )
 
 
@@ -130,6 +142,8 @@ def build_application(
     app.add_handler(CommandHandler("history", history_handlers.history_command, filters=private))
     app.add_handler(CommandHandler("caregivers", caregivers.caregivers_command, filters=private))
     app.add_handler(CommandHandler("patients", caregivers.patients_command, filters=private))
+    app.add_handler(CommandHandler("export", data.export_command, filters=private))
+    app.add_handler(CommandHandler("delete", data.delete_command, filters=private))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, checkin.text_message))
     app.add_error_handler(on_error)

@@ -11,6 +11,7 @@ from bot.checkin import Engine
 from bot.checkin_service import CheckinService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.export import DataService
 from bot.reminders import ReminderService
 from bot.sweep import Sweeper
 from bot.users import UserService
@@ -28,6 +29,7 @@ class Services:
     checkins: CheckinService
     reminders: ReminderService
     caregivers: CaregiverService
+    data: DataService
     sweeper: Sweeper | None = None
     """Set by the composition root once the bot exists (the sweep needs it to send)."""
 

@@ -9,6 +9,7 @@
     s:<action>[:<arg>]            a settings button (times, days, pause, nudge, ...)
     g:<action>[:<id>]             a caregivers button (invite, remove, sharing, accept, decline)
     h:<patient>:7|30|90           a history period (access is checked again on every tap)
+    x:del|keep                    the answer to "delete everything?"
 
 Decoding never trusts the data: the service re-checks owner, step and openness in the database.
 """
@@ -81,6 +82,11 @@ class CareTap:
 
 
 @dataclass(frozen=True)
+class DataTap:
+    delete: bool
+
+
+@dataclass(frozen=True)
 class HistoryTap:
     patient_id: int
     days: int
@@ -96,6 +102,7 @@ Tap = (
     | SettingsTap
     | CareTap
     | HistoryTap
+    | DataTap
 )
 
 
@@ -119,6 +126,8 @@ def encode(tap: Tap) -> str:
             data = f"g:{action}" + (f":{target}" if target is not None else "")
         case HistoryTap(patient_id, days):
             data = f"h:{patient_id}:{days}"
+        case DataTap(delete):
+            data = f"x:{'del' if delete else 'keep'}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -142,6 +151,8 @@ def decode(data: str | None) -> Tap | None:
         return CareTap(m.group(1), int(m.group(2)) if m.group(2) else None)
     if m := _HISTORY.match(data):
         return HistoryTap(int(m.group(1)), int(m.group(2)))
+    if data in ("x:del", "x:keep"):
+        return DataTap(data == "x:del")
     if data in ("o:yes", "o:no"):
         return ConsentTap(data == "o:yes")
     if data.startswith("tz:"):

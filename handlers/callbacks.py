@@ -6,11 +6,12 @@ import logging
 
 from telegram import Update
 
-from handlers import caregivers, checkin, history, onboarding, reminders, settings
+from handlers import caregivers, checkin, data, history, onboarding, reminders, settings
 from handlers.callback_data import (
     CareTap,
     CheckinTap,
     ConsentTap,
+    DataTap,
     HistoryTap,
     NoteTap,
     ReminderTap,
@@ -48,6 +49,8 @@ async def on_button(update: Update, context: Context) -> None:
             await caregivers.tap(update, context, tap)
         case HistoryTap() as tap:
             await history.tap(update, context, tap)
+        case DataTap() as tap:
+            await data.tap(update, context, tap)
         case None:
             log.info("malformed callback data from update %s", update.update_id)
             lang = context.services.catalog.language_for(query.from_user.language_code)

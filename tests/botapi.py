@@ -39,6 +39,7 @@ class ChatMessage:
     reply_markup: dict[str, Any] | None
     parse_mode: str | None = None
     photo: bytes | None = None
+    document: bytes | None = None
 
     def buttons(self) -> list[dict[str, Any]]:
         if not self.reply_markup:
@@ -195,6 +196,22 @@ class BotApiStandIn:
         data["caption"] = message.text
         data["photo"] = [{"file_id": f"p{message.message_id}", "file_unique_id": "u",
                           "width": 800, "height": 600}]  # fmt: skip
+        return data
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
+        document = params["document"]
+        message = ChatMessage(
+            chat_id=int(params["chat_id"]),
+            message_id=next(self._ids),
+            text=str(params.get("caption", "")),
+            reply_markup=None,
+            document=document if isinstance(document, bytes) else None,
+        )
+        self.messages[(message.chat_id, message.message_id)] = message
+        data = self.message_json(message)
+        data.pop("text")
+        data["caption"] = message.text
+        data["document"] = {"file_id": f"d{message.message_id}", "file_unique_id": "u"}
         return data
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
