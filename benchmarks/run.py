@@ -203,8 +203,9 @@ def write(all_results: dict[str, dict[str, object]]) -> Path:
         )
     lines += [
         "",
-        "Telegram lets a bot send about 30 messages/s: the sweep is throttled to that in production",
-        "(`TELEGRAM_MAX_MESSAGES_PER_SECOND`); the figure above is the headroom without the limit.",
+        "Telegram lets a bot send about 30 messages/s: the sweep is throttled to that in",
+        "production (`TELEGRAM_MAX_MESSAGES_PER_SECOND`); the figure above is the headroom",
+        "without the limit.",
         "Start-up and memory do not grow with the number of patients: the schedule is rows in the",
         "database, swept by one job, never one job per patient.",
         "",
