@@ -225,7 +225,7 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
             chat_id, catalog.text("tz.location_prompt", lang), reply_markup=location_keyboard
         )
         return
-    if action in ("type", "p") and (action == "type" or arg == "date"):
+    if action == "type" or (action == "p" and arg == "date"):
         awaiting = AWAIT_TIME if action == "type" else AWAIT_PAUSE_DATE
         await services.users.set_awaiting(user_id, awaiting)
         key = "settings.time_type_prompt" if action == "type" else "settings.pause_type_prompt"
