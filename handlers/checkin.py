@@ -62,7 +62,8 @@ async def _send_screen(context: Context, chat_id: int, reply: Reply) -> Message 
 
 
 async def _send_advice(context: Context, chat_id: int, reply: Reply, advice: Advice) -> None:
-    """The advice to the patient first; then their caregivers, as the patient chose."""
+    """The advice to the patient. Caregivers are alerted afterwards (``_alert_caregivers``), once
+    the patient's own screen is up to date, so their messages never hold the patient up."""
     services = context.services
     if advice.tier.value == "red":
         text = views.red(services.catalog, reply.language, advice)
@@ -71,8 +72,13 @@ async def _send_advice(context: Context, chat_id: int, reply: Reply, advice: Adv
         text = views.amber(services.catalog, reply.language, advice)
         await context.bot.send_message(chat_id, text)
     await services.checkins.mark_sent(advice.escalation_id)
+
+
+async def _alert_caregivers(context: Context, chat_id: int, reply: Reply) -> None:
     # In private chats the chat id is the person's Telegram id.
-    await caregivers.alert(context, chat_id, advice)
+    for advice in (reply.red, reply.amber):
+        if advice is not None:
+            await caregivers.alert(context, chat_id, advice)
 
 
 async def tap(update: Update, context: Context, data: CheckinTap) -> None:
@@ -110,6 +116,7 @@ async def tap(update: Update, context: Context, data: CheckinTap) -> None:
             await _send_screen(context, chat_id, reply)
     if reply.amber is not None:
         await _send_advice(context, chat_id, reply, reply.amber)
+    await _alert_caregivers(context, chat_id, reply)
 
 
 async def resume(update: Update, context: Context, data: ResumeTap) -> None:
@@ -184,6 +191,7 @@ async def text_message(update: Update, context: Context) -> None:
         if reply.red is not None:
             await _send_advice(context, chat_id, reply, reply.red)
         await message.reply_text(catalog.text("note.saved", reply.language))
+        await _alert_caregivers(context, chat_id, reply)
         return
     hint = "checkin.use_buttons" if await services.checkins.has_open(user_id) else "help"
     await message.reply_text(catalog.text(hint, person.language))

@@ -273,3 +273,21 @@ async def test_one_person_can_be_patient_and_caregiver(
     assert bot.screen(pat).labels() == ["Sam"]
     await bot.send(sam, "/patients")
     assert bot.screen(sam).labels() == ["Pat"]
+
+
+async def test_the_patient_sees_the_next_question_before_caregivers_are_alerted(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await red_flag(bot, pat)
+    sent = [c for c in bot.api.calls if c.method == "sendMessage" and c.ok]
+    order = [
+        "advice" if "🚨 Please get urgent" in c.params["text"]
+        else "question" if "Where is the pain?" in c.params["text"]
+        else "alert" if "warning sign" in c.params["text"]
+        else "other"
+        for c in sent
+    ]  # fmt: skip
+    relevant = [o for o in order if o != "other"]
+    assert relevant == ["advice", "question", "alert"]
