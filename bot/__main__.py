@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | migrate``."""
+"""Command line: ``python -m bot run | migrate | triage-eval``."""
 
 from __future__ import annotations
 
@@ -58,6 +58,24 @@ def _migrate(settings: Settings) -> None:
     log.info("database is up to date")
 
 
+DEFAULT_CORPUS = "tests/corpus/free_text_en.yaml"
+
+
+def _triage_eval(corpus: str, verbose: bool) -> int:
+    from pathlib import Path
+
+    from bot.free_text import reader
+    from bot.triage_eval import evaluate, format_report, load_corpus
+
+    path = Path(corpus)
+    if not path.is_file():
+        print(f"error: no corpus at {corpus}", file=sys.stderr)
+        return 2
+    report = evaluate(reader("en"), load_corpus(path))
+    print(format_report(report, verbose))
+    return 0 if report.meets_targets else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -66,10 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="apply migrations, then run the bot with long polling")
     commands.add_parser("migrate", help="apply database migrations and exit")
+    evaluation = commands.add_parser(
+        "triage-eval",
+        help="print sensitivity and false alarms of the free-text reader on a labelled corpus",
+    )
+    evaluation.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS)
+    evaluation.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "triage-eval":
+        return _triage_eval(args.corpus, args.verbose)
     try:
         settings = load_settings()
         if args.command == "run":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -26,15 +27,18 @@ from bot.caregivers import CaregiverService
 from bot.checkin_service import CheckinService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.escalations import Outbox
 from bot.export import DataService
+from bot.free_text import reader
 from bot.history import HistoryService
 from bot.reminders import ReminderService
 from bot.services import Services
 from bot.sweep import Sweeper, SweepSettings
+from bot.text_intake import TextIntake
 from bot.users import UserService
 from content.loader import Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
-from handlers import caregivers, checkin, data, onboarding
+from handlers import caregivers, checkin, data, escalations, onboarding
 from handlers import history as history_handlers
 from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
@@ -64,6 +68,10 @@ COMMANDS = (
 def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Services:
     db_engine = create_engine(settings.database_url, hide_parameters=True, pool_pre_ping=True)
     sessions = create_sessionmaker(db_engine)
+    outbox = Outbox(sessions, clock, catalog.emergency_numbers)
+    checkins = CheckinService(
+        sessions, catalog, clock, outbox=outbox, timeout_minutes=settings.checkin_timeout_minutes
+    )
     return Services(
         settings=settings,
         catalog=catalog,
@@ -71,11 +79,11 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         db_engine=db_engine,
         sessions=sessions,
         users=UserService(sessions, catalog, clock),
-        checkins=CheckinService(
-            sessions,
-            catalog,
-            clock,
-            timeout_minutes=settings.checkin_timeout_minutes,
+        checkins=checkins,
+        outbox=outbox,
+        text=TextIntake(
+            checkins,
+            lambda text: reader("en").read(text),
             note_max_chars=settings.note_max_chars,
         ),
         reminders=ReminderService(sessions, clock, nudge_minutes=settings.nudge_minutes),
@@ -165,6 +173,13 @@ def build_application(
             name="caregiver-digests",
         )
         app.job_queue.run_repeating(
+            escalations.outbox_job,
+            interval=settings.outbox_retry_seconds,
+            first=settings.outbox_retry_seconds,
+            name="escalation-outbox",
+            job_kwargs={"max_instances": 1, "coalesce": True},
+        )
+        app.job_queue.run_repeating(
             _housekeeping,
             interval=settings.housekeeping_interval_seconds,
             first=settings.housekeeping_interval_seconds,
@@ -188,6 +203,8 @@ async def _housekeeping(context: Context) -> None:
 async def _post_init(app: BotApp) -> None:
     services: Services = app.bot_data["services"]
     catalog = services.catalog
+    # Build the free-text reader now (about a second), not on a patient's first message.
+    await asyncio.to_thread(reader, "en")
     commands = [BotCommand(c, catalog.text(f"command.{c}")) for c in COMMANDS]
     try:
         await app.bot.set_my_commands(commands)

@@ -15,6 +15,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import awaiting as expect
+from bot.awaiting import Awaiting, Expect
 from bot.clock import Clock
 from bot.history import HistoryService, Period
 from content.loader import Catalog
@@ -26,7 +28,6 @@ log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16
 """128 bits of randomness; URL-safe base64 keeps it within a deep link's 64 characters."""
-AWAIT_INVITE = "invite:"
 MISSED_DAY_CHOICES = (0, 2, 3, 7)
 
 
@@ -201,7 +202,7 @@ class CaregiverService:
                 caregiver.display_name = name[:64]
             if patient is None or caregiver.id == patient.id:
                 return InvitePreview(None, patient_name, InviteProblem.SELF)
-            caregiver.awaiting = f"{AWAIT_INVITE}{invite.id}"
+            caregiver.awaiting = expect.invite(invite.id).encode()
             return InvitePreview(invite.id, patient_name)
 
     async def accept(self, caregiver_tg: int, invite_id: int) -> Accepted | InviteProblem:
@@ -209,7 +210,7 @@ class CaregiverService:
         now = self.clock.now()
         async with self.sessions.begin() as session:
             caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
-            if caregiver is None or caregiver.awaiting != f"{AWAIT_INVITE}{invite_id}":
+            if caregiver is None or Awaiting.decode(caregiver.awaiting) != expect.invite(invite_id):
                 return InviteProblem.UNKNOWN
             caregiver.awaiting = None
             patient_id = await repo.use_invite(session, invite_id, caregiver.id, now)
@@ -234,7 +235,10 @@ class CaregiverService:
     async def decline(self, caregiver_tg: int) -> None:
         async with self.sessions.begin() as session:
             caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
-            if caregiver is not None and (caregiver.awaiting or "").startswith(AWAIT_INVITE):
+            if (
+                caregiver is not None
+                and (Awaiting.decode(caregiver.awaiting) or expect.TIME).what is Expect.INVITE
+            ):
                 caregiver.awaiting = None
 
     # --- the patient's side ---------------------------------------------------------------------

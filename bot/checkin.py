@@ -1,19 +1,17 @@
 """The check-in engine: which question comes next, what a tap means, and Back. No Telegram, no
 database: it maps (state, step, tapped option) to a new state, so every path is easy to test.
 
-The state is a JSON-ready dict kept on the check-in row:
-``answers`` (step id -> answer), ``draft`` (ticks on the current multi-select step),
-``trail`` (answered steps, in order, for Back) and ``fired`` (red rules already escalated).
+The state is kept on the check-in row as JSON; :class:`CheckinState` is its one typed shape.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from bot.findings import Code
 from content.loader import Questionnaire
 
 BACK = "<"
@@ -24,27 +22,86 @@ FINISHED = "done"
 """The step value of a check-in whose questions are all answered."""
 
 SEVERE_PAIN = 7
-"""Pain at or above this (0-10 scale) counts as severe: ask whether it followed an injury."""
+"""Pain at or above this (0-10 scale) counts as severe."""
 
 SPREAD = frozenset({"legs", "arms"})
 """Options of the ``where`` step that say where the pain spreads to, not where it sits."""
 
-NEURO_SYMPTOMS = frozenset({"numbness", "leg_weakness", "balance", "bladder_bowel"})
-"""Reported symptoms that are neurological (for the amber 'new symptom' rule)."""
+NEURO_SYMPTOMS = frozenset({"numbness", "leg_weakness", "balance", "bladder_bowel", "thinking"})
+"""Reported symptoms that can be part of an MS relapse (the relapse question is asked then)."""
+
+BAND_CHEST = "band"
+"""The answer to the chest question that means the familiar MS band, with no breathlessness."""
 
 
 class Step(StrEnum):
     PAIN = "pain"
-    INJURY = "injury"
     WHERE = "where"
     FEEL = "feel"
     SYMPTOMS = "symptoms"
-    BLADDER_LOSS = "bladder_loss"
-    SADDLE = "saddle"
-    SUDDEN_LEGS = "sudden_legs"
+    WARNING = "warning"
+    CHEST = "chest"
+    RELAPSE = "relapse"
 
 
 ORDER: tuple[Step, ...] = tuple(Step)
+
+# Tiers as stored: the check-in remembers the highest one it has escalated.
+TIER_ORDER = ("none", "soon", "urgent", "emergency")
+
+
+@dataclass
+class CheckinState:
+    """Everything a check-in in progress holds, as stored in ``checkins.state``."""
+
+    answers: dict[str, Any] = field(default_factory=dict)
+    """step id -> the pain score, a single option, or a list of ticked options."""
+    draft: list[str] = field(default_factory=list)
+    """Ticks on the current multi-select step, not yet confirmed with Done."""
+    trail: list[str] = field(default_factory=list)
+    """Answered steps, in order, for Back."""
+    text_findings: list[str] = field(default_factory=list)
+    """Warning signs the patient typed during this check-in (finding codes)."""
+    escalated: str = "none"
+    """The highest tier already escalated for this check-in."""
+    rules: list[str] = field(default_factory=list)
+    """Rule ids already escalated for this check-in."""
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any] | None) -> CheckinState:
+        raw = raw or {}
+        return cls(
+            answers=dict(raw.get("answers", {})),
+            draft=list(raw.get("draft", [])),
+            trail=list(raw.get("trail", [])),
+            text_findings=list(raw.get("text_findings", [])),
+            escalated=str(raw.get("escalated", "none")),
+            rules=list(raw.get("rules", [])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers,
+            "draft": self.draft,
+            "trail": self.trail,
+            "text_findings": self.text_findings,
+            "escalated": self.escalated,
+            "rules": self.rules,
+        }
+
+    def copy(self) -> CheckinState:
+        return CheckinState.from_json(
+            {
+                **self.to_json(),
+                "answers": {
+                    k: list(v) if isinstance(v, list) else v for k, v in self.answers.items()
+                },
+            }
+        )
+
+    @property
+    def escalated_at_least_urgent(self) -> bool:
+        return TIER_ORDER.index(self.escalated) >= TIER_ORDER.index("urgent")
 
 
 @dataclass(frozen=True)
@@ -52,29 +109,27 @@ class Answers:
     """A typed view of the answers given so far."""
 
     pain: int | None = None
-    injury: str | None = None
     where: frozenset[str] = frozenset()
     feel: frozenset[str] = frozenset()
     symptoms: frozenset[str] = frozenset()
-    bladder_loss: str | None = None
-    saddle: str | None = None
-    sudden_legs: str | None = None
-    note_red_flag: bool = False
+    warning: frozenset[str] = frozenset()
+    chest: str | None = None
+    relapse: str | None = None
+    text_findings: frozenset[str] = frozenset()
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> Answers:
-        raw: Mapping[str, Any] = state.get("answers", {})
+    def from_state(cls, state: CheckinState) -> Answers:
+        raw = state.answers
         pain = raw.get("pain")
         return cls(
             pain=int(pain) if pain is not None else None,
-            injury=raw.get("injury"),
             where=frozenset(raw.get("where", ())),
             feel=frozenset(raw.get("feel", ())),
             symptoms=frozenset(raw.get("symptoms", ())),
-            bladder_loss=raw.get("bladder_loss"),
-            saddle=raw.get("saddle"),
-            sudden_legs=raw.get("sudden_legs"),
-            note_red_flag=bool(state.get("note_red_flag", False)),
+            warning=frozenset(raw.get("warning", ())),
+            chest=raw.get("chest"),
+            relapse=raw.get("relapse"),
+            text_findings=frozenset(state.text_findings),
         )
 
     @property
@@ -85,32 +140,44 @@ class Answers:
     def spread(self) -> frozenset[str]:
         return self.where & SPREAD
 
+    @property
+    def reported(self) -> frozenset[Code]:
+        """Warning signs reported so far, by button or in words. A chest pain that the patient
+        says is their familiar MS band, with no breathlessness, is not a warning sign."""
+        codes = {
+            Code(c) for c in self.warning | self.text_findings if c in Code.__members__.values()
+        }
+        button_chest = Code.CHEST in codes and Code.CHEST.value not in self.text_findings
+        if button_chest and self.chest in (BAND_CHEST, None):
+            codes.discard(Code.CHEST)  # not yet asked, or the familiar band
+        return frozenset(codes)
 
-def applies(step: Step, answers: Answers) -> bool:
+
+def applies(step: Step, answers: Answers, state: CheckinState | None = None) -> bool:
     """Whether ``step`` is asked, given the answers so far."""
     if step in (Step.WHERE, Step.FEEL):
         return (answers.pain or 0) > 0
-    if step is Step.INJURY:
-        return (answers.pain or 0) >= SEVERE_PAIN
-    if step in (Step.BLADDER_LOSS, Step.SADDLE):
-        return "bladder_bowel" in answers.symptoms
-    if step is Step.SUDDEN_LEGS:
-        return bool({"leg_weakness", "numbness"} & answers.symptoms)
+    if step is Step.CHEST:
+        return Code.CHEST.value in answers.warning
+    if step is Step.RELAPSE:
+        # Asked when a symptom could be part of a relapse; pointless once urgent advice is given.
+        urgent = state is not None and state.escalated_at_least_urgent
+        return bool(NEURO_SYMPTOMS & answers.symptoms) and not urgent
     return True
 
 
-def next_step(state: Mapping[str, Any], after: Step | None) -> Step | None:
+def next_step(state: CheckinState, after: Step | None) -> Step | None:
     """The first step after ``after`` that applies, or None when the questions are done."""
     answers = Answers.from_state(state)
     start = 0 if after is None else ORDER.index(after) + 1
     for step in ORDER[start:]:
-        if applies(step, answers):
+        if applies(step, answers, state):
             return step
     return None
 
 
-def new_state() -> dict[str, Any]:
-    return {"answers": {}, "draft": [], "trail": [], "fired": []}
+def new_state() -> CheckinState:
+    return CheckinState()
 
 
 class Outcome(StrEnum):
@@ -125,11 +192,10 @@ class Outcome(StrEnum):
 @dataclass
 class Transition:
     outcome: Outcome
-    state: dict[str, Any]
+    state: CheckinState
     step: str
     answered: Step | None = None
     """The step that this tap answered, when it answered one."""
-    changed: bool = field(default=True)
 
 
 class Engine:
@@ -139,6 +205,9 @@ class Engine:
         missing = [s.value for s in Step if s.value not in questionnaire.steps]
         if missing:
             raise ValueError(f"content/questionnaire.yaml lacks steps: {missing}")
+        warning = set(questionnaire.steps[Step.WARNING.value].options)
+        if warning != {c.value for c in Code}:
+            raise ValueError("content/questionnaire.yaml: the warning step must offer every Code")
         self.questionnaire = questionnaire
 
     def options(self, step: Step) -> tuple[str, ...]:
@@ -153,60 +222,51 @@ class Engine:
     def kind(self, step: Step) -> str:
         return self.questionnaire.steps[step.value].kind
 
-    def apply(self, state: Mapping[str, Any], step: Step, option: str) -> Transition:
+    def apply(self, state: CheckinState, step: Step, option: str) -> Transition:
         """What tapping ``option`` on ``step`` does; ``state`` stays as it was (a copy changes)."""
-        new = copy.deepcopy(dict(state))
-        new.setdefault("answers", {})
-        new.setdefault("draft", [])
-        new.setdefault("trail", [])
+        new = state.copy()
         if option == BACK:
             return self._back(new, step)
         kind = self.kind(step)
-        if kind == "scale":
+        if kind in ("scale", "single"):
             if option not in self.options(step):
-                return Transition(Outcome.INVALID, new, step.value, changed=False)
-            new["answers"][step.value] = int(option)
-            return self._advance(new, step)
-        if kind == "single":
-            if option not in self.options(step):
-                return Transition(Outcome.INVALID, new, step.value, changed=False)
-            new["answers"][step.value] = option
+                return Transition(Outcome.INVALID, new, step.value)
+            new.answers[step.value] = int(option) if kind == "scale" else option
             return self._advance(new, step)
         # multi-select
         if option == DONE:
-            if not new["draft"]:
-                return Transition(Outcome.NEED_ONE, new, step.value, changed=False)
-            order = self.options(step)
-            new["answers"][step.value] = [o for o in order if o in new["draft"]]
+            if not new.draft:
+                return Transition(Outcome.NEED_ONE, new, step.value)
+            new.answers[step.value] = [o for o in self.options(step) if o in new.draft]
             return self._advance(new, step)
         if option == self.none_option(step):
-            new["answers"][step.value] = []
+            new.answers[step.value] = []
             return self._advance(new, step)
         if option not in self.options(step):
-            return Transition(Outcome.INVALID, new, step.value, changed=False)
-        draft: list[str] = new["draft"]
-        if option in draft:
-            draft.remove(option)
+            return Transition(Outcome.INVALID, new, step.value)
+        if option in new.draft:
+            new.draft.remove(option)
         else:
-            draft.append(option)
+            new.draft.append(option)
         return Transition(Outcome.TOGGLED, new, step.value)
 
-    def _advance(self, state: dict[str, Any], step: Step) -> Transition:
-        state["trail"].append(step.value)
-        state["draft"] = []
+    def skip_to_end(self, state: CheckinState) -> CheckinState:
+        """The state of a check-in closed early (after emergency advice): answers kept."""
+        return replace(state.copy(), draft=[])
+
+    def _advance(self, state: CheckinState, step: Step) -> Transition:
+        state.trail.append(step.value)
+        state.draft = []
         following = next_step(state, step)
         return Transition(
-            Outcome.ADVANCED,
-            state,
-            following.value if following else FINISHED,
-            answered=step,
+            Outcome.ADVANCED, state, following.value if following else FINISHED, answered=step
         )
 
-    def _back(self, state: dict[str, Any], step: Step) -> Transition:
-        if not state["trail"]:
-            return Transition(Outcome.AT_START, state, step.value, changed=False)
-        previous = Step(state["trail"].pop())
-        answer = state["answers"].pop(previous.value, None)
+    def _back(self, state: CheckinState, step: Step) -> Transition:
+        if not state.trail:
+            return Transition(Outcome.AT_START, state, step.value)
+        previous = Step(state.trail.pop())
+        answer = state.answers.pop(previous.value, None)
         # Going back to a multi-select step shows the earlier ticks again.
-        state["draft"] = list(answer) if isinstance(answer, list) else []
+        state.draft = list(answer) if isinstance(answer, list) else []
         return Transition(Outcome.BACK, state, previous.value)

@@ -6,19 +6,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import awaiting as expect
 from bot import triage
-from bot.checkin import FINISHED, Answers, Engine, Outcome, Step, new_state
+from bot.awaiting import Awaiting, Expect
+from bot.checkin import (
+    FINISHED,
+    Answers,
+    CheckinState,
+    Engine,
+    Outcome,
+    Step,
+    new_state,
+    next_step,
+)
 from bot.clock import Clock
-from bot.emergency import emergency_number
+from bot.escalations import Advice, Outbox
 from bot.snippets import choose
-from bot.users import AWAIT_NOTE
+from bot.triage import Facts, Tier
+from bot.users import profile_of
 from content.loader import Catalog, Snippet
 from db.models import CheckIn, SnippetDelivery, User
 from db.repo import checkins as repo
@@ -61,20 +72,12 @@ class Screen:
 
 
 @dataclass(frozen=True)
-class Advice:
-    """An escalation to send: which rules fired and the number to call."""
-
-    escalation_id: int
-    tier: triage.Tier
-    rules: tuple[triage.Rule, ...]
-    emergency_number: str | None
-
-
-@dataclass(frozen=True)
 class Summary:
     checkin_id: int
     answers: Answers
     snippets: tuple[Snippet, ...]
+    after_advice: bool = False
+    """Urgent or emergency advice was given: no tips, and a pointer to the advice instead."""
 
 
 @dataclass(frozen=True)
@@ -84,20 +87,22 @@ class Reply:
     checkin_id: int | None = None
     screen: Screen | None = None
     summary: Summary | None = None
-    red: Advice | None = None
-    amber: Advice | None = None
+    advice: Advice | None = None
+    """The one escalation this tap produced, if any: sent before anything else."""
+    ended: bool = False
+    """The check-in was closed by emergency advice: nothing follows it."""
     message_id: int | None = None
     """The message that shows this check-in now (to edit in place)."""
 
 
-def _screen(checkin: CheckIn) -> Screen:
-    state = checkin.state
+def _screen(checkin: CheckIn, state: CheckinState | None = None) -> Screen:
+    state = state or CheckinState.from_json(checkin.state)
     return Screen(
         checkin_id=checkin.id,
         step=Step(checkin.step),
         answers=Answers.from_state(state),
-        draft=tuple(state.get("draft", ())),
-        can_go_back=bool(state.get("trail")),
+        draft=tuple(state.draft),
+        can_go_back=bool(state.trail),
     )
 
 
@@ -108,15 +113,15 @@ class CheckinService:
         catalog: Catalog,
         clock: Clock,
         *,
+        outbox: Outbox,
         timeout_minutes: int,
-        note_max_chars: int,
     ) -> None:
         self.sessions = sessions
         self.catalog = catalog
         self.clock = clock
+        self.outbox = outbox
         self.engine = Engine(catalog.questionnaire)
         self.timeout_minutes = timeout_minutes
-        self.note_max_chars = note_max_chars
 
     # --- starting and resuming ---------------------------------------------------------------
 
@@ -130,7 +135,7 @@ class CheckinService:
             user = await user_repo.by_telegram_id(session, telegram_id)
             if user is None or user.consent_at is None:
                 return Reply(Status.NO_CONSENT, user.language if user else "en")
-            if (user.awaiting or "").startswith(AWAIT_NOTE):
+            if (Awaiting.decode(user.awaiting) or expect.TIME).what is Expect.NOTE:
                 user.awaiting = None  # a new check-in ends the offer to note the last one
             current = await repo.open_for(session, user.id)
             if current is not None and self._idle(current):
@@ -157,7 +162,7 @@ class CheckinService:
             updated_at=now,
             status=repo.OPEN,
             step=Step.PAIN.value,
-            state=new_state(),
+            state=new_state().to_json(),
             version=0,
         )
         session.add(checkin)
@@ -251,7 +256,7 @@ class CheckinService:
                 log.info("checkin %s cancelled", checkin.id)
                 return Reply(Status.CANCELLED, lang, checkin.id, message_id=checkin.message_id)
 
-            move = self.engine.apply(checkin.state, current, option)
+            move = self.engine.apply(CheckinState.from_json(checkin.state), current, option)
             if move.outcome is Outcome.INVALID:
                 return Reply(Status.INVALID, lang, checkin.id)
             if move.outcome in (Outcome.NEED_ONE, Outcome.AT_START):
@@ -259,17 +264,22 @@ class CheckinService:
                 return Reply(status, lang, checkin.id)
 
             state = move.state
+            step = move.step
+            advice: Advice | None = None
+            if move.outcome is Outcome.ADVANCED and move.answered is not None:
+                advice = await self.escalate(session, user, checkin, state)
+                if Tier.of(state.escalated) is Tier.EMERGENCY:
+                    step = FINISHED  # nothing more is asked after emergency advice
+                elif advice is not None:
+                    following = next_step(state, move.answered)
+                    step = following.value if following else FINISHED
             answers = Answers.from_state(state)
-            red_rules: tuple[triage.Rule, ...] = ()
-            if move.outcome is Outcome.ADVANCED:
-                red_rules = triage.new_red_rules(answers, state.get("fired", ()))
-                state["fired"] = [*state.get("fired", ()), *(r.id for r in red_rules)]
-            finished = move.step == FINISHED
+            finished = step == FINISHED
             saved = await repo.save_state(
                 session,
                 checkin,
-                step=move.step,
-                state=state,
+                step=step,
+                state=state.to_json(),
                 now=now,
                 pain_score=answers.pain,
                 status=repo.COMPLETE if finished else None,
@@ -282,17 +292,25 @@ class CheckinService:
             elif move.outcome is Outcome.BACK:
                 await repo.replace_answers(session, checkin.id, move.step, ())
 
-            red = await self._escalate(session, user, checkin.id, red_rules, now)
             if finished:
-                summary, amber = await self._finish(session, user, checkin.id, answers, now)
+                if Tier.of(state.escalated) is Tier.EMERGENCY:
+                    log.info("checkin %s closed after emergency advice", checkin.id)
+                    return Reply(
+                        Status.OK,
+                        lang,
+                        checkin.id,
+                        advice=advice,
+                        ended=True,
+                        message_id=checkin.message_id,
+                    )
+                summary, late = await self._finish(session, user, checkin, state, answers)
                 log.info("checkin %s complete", checkin.id)
                 return Reply(
                     Status.OK,
                     lang,
                     checkin.id,
                     summary=summary,
-                    red=red,
-                    amber=amber,
+                    advice=advice or late,
                     message_id=checkin.message_id,
                 )
             status = Status.TOGGLED if move.outcome is Outcome.TOGGLED else Status.OK
@@ -302,59 +320,60 @@ class CheckinService:
                 checkin.id,
                 screen=Screen(
                     checkin_id=checkin.id,
-                    step=Step(move.step),
+                    step=Step(step),
                     answers=answers,
-                    draft=tuple(state.get("draft", ())),
-                    can_go_back=bool(state.get("trail")),
+                    draft=tuple(state.draft),
+                    can_go_back=bool(state.trail),
                 ),
-                red=red,
+                advice=advice,
                 message_id=checkin.message_id,
             )
 
     async def _record_answer(
-        self, session: AsyncSession, checkin_id: int, step: Step, state: dict[str, Any]
+        self, session: AsyncSession, checkin_id: int, step: Step, state: CheckinState
     ) -> None:
         if step is Step.PAIN:
             return  # kept in checkins.pain_score
-        value = state["answers"].get(step.value)
+        value = state.answers.get(step.value)
         values = value if isinstance(value, list) else [value]
         await repo.replace_answers(session, checkin_id, step.value, [str(v) for v in values])
 
-    async def _escalate(
+    async def escalate(
         self,
         session: AsyncSession,
         user: User,
-        checkin_id: int,
-        rules: tuple[triage.Rule, ...],
-        now: datetime,
+        checkin: CheckIn | None,
+        state: CheckinState,
+        *,
+        history: triage.History | None = None,
+        minimum: Tier = Tier.URGENT,
     ) -> Advice | None:
-        if not rules:
+        """Store one escalation if what was reported now reaches a tier above the one already
+        given for this check-in; ``state`` remembers it. The caller commits, then sends."""
+        answers = Answers.from_state(state)
+        facts = Facts(answers.reported, answers, profile_of(user), history)
+        due = triage.escalation_due(facts, Tier.of(state.escalated), minimum)
+        if due is None:
             return None
-        tier = rules[0].tier
-        escalation = await repo.add_escalation(
+        state.escalated = due.tier.label
+        state.rules = [*state.rules, *(r for r in due.rule_ids if r not in state.rules)]
+        return await self.outbox.record(
             session,
-            user_id=user.id,
-            checkin_id=checkin_id,
-            tier=tier.value,
-            rule_ids=[r.id for r in rules],
-            now=now,
-        )
-        # Which rule fired is health data: the log says only that an escalation was recorded.
-        log.info("escalation %s recorded for checkin %s", escalation.id, checkin_id)
-        return Advice(
-            escalation.id,
-            tier,
-            rules,
-            emergency_number(user.timezone, self.catalog.emergency_numbers),
+            user,
+            checkin.id if checkin is not None else None,
+            due,
+            facts.findings,
+            answers.pain,
         )
 
-    async def _finish(
-        self, session: AsyncSession, user: User, checkin_id: int, answers: Answers, now: datetime
-    ) -> tuple[Summary, Advice | None]:
+    async def history_for(
+        self, session: AsyncSession, user: User, checkin_id: int
+    ) -> triage.History:
+        now = self.clock.now()
         earlier = await repo.recent_complete(
             session, user.id, HISTORY_WINDOW, exclude=checkin_id, since=now - HISTORY_SPAN
         )
-        history = triage.History(
+        return triage.History(
             now=now,
             past=tuple(
                 triage.Past(
@@ -367,23 +386,37 @@ class CheckinService:
                 for c in earlier
             ),
         )
-        amber_rules = triage.assess(answers, history).of_tier(triage.Tier.AMBER)
-        amber = await self._escalate(session, user, checkin_id, amber_rules, now)
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        user: User,
+        checkin: CheckIn,
+        state: CheckinState,
+        answers: Answers,
+    ) -> tuple[Summary, Advice | None]:
+        """At the end: the rules that need history (soon advice, and same-day advice for very
+        severe pain with nothing to compare), then snippets unless urgent advice was given."""
+        now = self.clock.now()
+        history = await self.history_for(session, user, checkin.id)
+        advice = await self.escalate(
+            session, user, checkin, state, history=history, minimum=Tier.SOON
+        )
+        if advice is not None:
+            checkin.state = state.to_json()
+            checkin.version += 1
+        if Tier.of(state.escalated) >= Tier.URGENT:
+            return Summary(checkin.id, answers, (), after_advice=True), advice
+        earlier = await repo.recent_complete(session, user.id, 1, exclude=checkin.id)
         previous = await repo.snippet_ids_of(session, earlier[0].id) if earlier else []
         snippets = choose(answers, self.catalog.snippets_for(user.language), previous)
         session.add_all(
             SnippetDelivery(
-                user_id=user.id, checkin_id=checkin_id, snippet_id=s.id, delivered_at=now
+                user_id=user.id, checkin_id=checkin.id, snippet_id=s.id, delivered_at=now
             )
             for s in snippets
         )
-        return Summary(checkin_id, answers, tuple(snippets)), amber
-
-    async def mark_sent(self, escalation_id: int) -> None:
-        async with self.sessions.begin() as session:
-            await repo.mark_sent(session, escalation_id, self.clock.now())
-
-    # --- the optional note ------------------------------------------------------------------
+        return Summary(checkin.id, answers, tuple(snippets)), advice
 
     async def request_note(self, telegram_id: int, checkin_id: int) -> Reply:
         """After the summary: the next text message becomes this check-in's note."""
@@ -394,34 +427,8 @@ class CheckinService:
             checkin, user = found
             if checkin.status != repo.COMPLETE or self._idle(checkin):
                 return Reply(Status.STALE, user.language)
-            user.awaiting = f"{AWAIT_NOTE}{checkin.id}"
+            user.awaiting = expect.note_for(checkin.id).encode()
             return Reply(Status.OK, user.language, checkin.id)
-
-    async def save_note(self, telegram_id: int, text: str) -> Reply:
-        """Store a note, and escalate at once if it contains a red-flag phrase."""
-        async with self.sessions.begin() as session:
-            user = await user_repo.by_telegram_id(session, telegram_id)
-            if user is None or not (user.awaiting or "").startswith(AWAIT_NOTE):
-                return Reply(Status.STALE, user.language if user else "en")
-            checkin_id = int((user.awaiting or "").removeprefix(AWAIT_NOTE))
-            if len(text) > self.note_max_chars:
-                return Reply(Status.TOO_LONG, user.language, checkin_id)
-            found = await self._owned(session, checkin_id, telegram_id)
-            user.awaiting = None
-            if found is None:
-                return Reply(Status.STALE, user.language)
-            checkin, _ = found
-            checkin.note = text
-            state = dict(checkin.state)
-            red_rules: tuple[triage.Rule, ...] = ()
-            if triage.matches_red_phrase(text, self.catalog.phrases_for(user.language)):
-                state["note_red_flag"] = True
-                red_rules = triage.new_red_rules(Answers.from_state(state), state.get("fired", ()))
-                state["fired"] = [*state.get("fired", ()), *(r.id for r in red_rules)]
-            checkin.state = state
-            checkin.version += 1
-            red = await self._escalate(session, user, checkin.id, red_rules, self.clock.now())
-            return Reply(Status.OK, user.language, checkin.id, red=red)
 
     # --- housekeeping -----------------------------------------------------------------------
 

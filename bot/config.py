@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     """A check-in left open longer than this is closed unfinished."""
     housekeeping_interval_seconds: float = Field(default=300.0, ge=1.0)
     note_max_chars: int = Field(default=500, ge=20, le=3500)
+    outbox_retry_seconds: float = Field(default=10.0, ge=0.5, le=600)
+    """How often advice and caregiver alerts that Telegram has not confirmed are sent again."""
     reminder_sweep_seconds: float = Field(default=5.0, ge=0.5, le=300)
     """How often each process looks for due reminders."""
     reminder_grace_minutes: int = Field(default=120, ge=0, le=24 * 60)

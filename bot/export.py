@@ -63,7 +63,8 @@ class DataService:
                     Escalation.user_id == user.id
                 )
             ):
-                escalations[checkin_id].append(f"{tier}: {rules}")
+                if checkin_id is not None:
+                    escalations[checkin_id].append(f"{tier}: {rules}")
             zone = ZoneInfo(user.timezone or "UTC")
         buffer = io.StringIO()
         writer = csv.writer(buffer)

@@ -11,9 +11,11 @@ from bot.checkin import Engine
 from bot.checkin_service import CheckinService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.escalations import Outbox
 from bot.export import DataService
 from bot.reminders import ReminderService
 from bot.sweep import Sweeper
+from bot.text_intake import TextIntake
 from bot.users import UserService
 from content.loader import Catalog
 
@@ -27,6 +29,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     users: UserService
     checkins: CheckinService
+    outbox: Outbox
+    text: TextIntake
     reminders: ReminderService
     caregivers: CaregiverService
     data: DataService

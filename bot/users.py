@@ -7,17 +7,26 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import awaiting as expect
+from bot.awaiting import Awaiting
 from bot.clock import Clock
 from bot.reminders import apply_zone
 from bot.timezones import local_time, parse_zone
+from bot.triage import Profile
 from content.loader import Catalog
 from db.models import User
 from db.repo import users as repo
 
-AWAIT_TIMEZONE = "timezone"
-AWAIT_TIME = "time"
-AWAIT_PAUSE_DATE = "pause_date"
-AWAIT_NOTE = "note:"
+PROFILE_FIELDS = ("immunosuppressed", "bone_risk", "cancer_history")
+"""The profile questions, in the order they are asked."""
+
+
+def profile_of(user: User) -> Profile:
+    return Profile(
+        bone_risk=user.bone_risk,
+        immunosuppressed=user.immunosuppressed,
+        cancer_history=user.cancer_history,
+    )
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,9 @@ class Person:
     language: str
     consented: bool
     timezone: str | None
-    awaiting: str | None
+    awaiting: Awaiting | None
+    profile: Profile
+    profile_answered: bool
 
 
 def _person(user: User) -> Person:
@@ -37,7 +48,9 @@ def _person(user: User) -> Person:
         language=user.language,
         consented=user.consent_at is not None,
         timezone=user.timezone,
-        awaiting=user.awaiting,
+        awaiting=Awaiting.decode(user.awaiting),
+        profile=profile_of(user),
+        profile_answered=user.profile_at is not None,
     )
 
 
@@ -98,11 +111,24 @@ class UserService:
                 delete(User).where(User.telegram_id == telegram_id, User.consent_at.is_(None))
             )
 
-    async def set_awaiting(self, telegram_id: int, awaiting: str | None) -> None:
+    async def set_awaiting(self, telegram_id: int, awaiting: Awaiting | None) -> None:
         async with self.sessions.begin() as session:
             user = await repo.by_telegram_id(session, telegram_id)
             if user is not None:
-                user.awaiting = awaiting
+                user.awaiting = awaiting.encode() if awaiting else None
+
+    async def set_profile(self, telegram_id: int, field: str, value: bool | None) -> Person | None:
+        """Record one profile answer (None: not sure). Sets the value, never flips it, so a
+        repeated tap changes nothing."""
+        if field not in PROFILE_FIELDS:
+            return None
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is None or user.consent_at is None:
+                return None
+            setattr(user, field, value)
+            user.profile_at = self.clock.now()
+            return _person(user)
 
     async def set_timezone(self, telegram_id: int, text: str) -> ZoneResult:
         """Store the time zone named by ``text``; ``zone`` is None when it is not recognised."""
@@ -114,7 +140,7 @@ class UserService:
             if user is None or user.consent_at is None:
                 return ZoneResult(None, None)
             user.timezone = zone
-            if user.awaiting == AWAIT_TIMEZONE:
+            if Awaiting.decode(user.awaiting) == expect.TIMEZONE:
                 user.awaiting = None
             await apply_zone(session, user, zone, self.clock.now())
         return ZoneResult(zone, local_time(zone, self.clock.now()))

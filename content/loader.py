@@ -31,7 +31,19 @@ class Source(_Strict):
     title: str
     short: str
     """What a patient sees after a snippet: a few words."""
+    publisher: str = ""
+    url: str = ""
+    dated: str = ""
+    """When the source was published or last updated, as the publisher states it."""
+    supports: str = ""
+    """What this project uses the source for."""
     note: str = ""
+
+    @model_validator(mode="after")
+    def _clinical_sources_are_dated(self) -> Source:
+        if self.url and not self.dated:
+            raise ValueError("a source with a url needs its date (dated)")
+        return self
 
 
 class Message(_Strict):

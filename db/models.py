@@ -81,6 +81,14 @@ class User(Base):
     """What free text from this user means right now (``timezone``, ``note:<checkin id>``...)."""
     display_name: Mapped[str | None] = mapped_column(String(64))
     """The first name Telegram gives; shown to caregivers and to the patient about them."""
+    bone_risk: Mapped[bool | None] = mapped_column(Boolean)
+    """Profile: long-term or repeated steroids, osteoporosis or older age (None: not answered)."""
+    immunosuppressed: Mapped[bool | None] = mapped_column(Boolean)
+    """Profile: an MS treatment that lowers the immune defences (None: not answered)."""
+    cancer_history: Mapped[bool | None] = mapped_column(Boolean)
+    """Profile: cancer in the past (None: not answered)."""
+    profile_at: Mapped[datetime | None]
+    """When the profile questions were last answered."""
 
 
 class CheckIn(Base):
@@ -126,19 +134,52 @@ class CheckInAnswer(Base):
 
 
 class Escalation(Base):
-    """A red or amber escalation: the rules that fired, and when the advice was sent."""
+    """Advice given: the tier, the rules that fired and the warning signs behind them. It is also
+    the outbox row of the patient's message: stored first, then sent and retried until Telegram
+    confirms it (``sent_at``)."""
 
     __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_pending", "sent_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    checkin_id: Mapped[int] = mapped_column(
+    checkin_id: Mapped[int | None] = mapped_column(
         ForeignKey("checkins.id", ondelete="CASCADE"), index=True
     )
-    tier: Mapped[str] = mapped_column(String(8))  # red | amber
+    """None for a warning sign typed outside any check-in."""
+    tier: Mapped[str] = mapped_column(String(12))  # emergency | urgent | soon
     rule_ids: Mapped[str] = mapped_column(String(255))  # space-separated rule ids
+    findings: Mapped[str] = mapped_column(String(255), default="")
+    """Space-separated warning-sign codes behind the rules (what the message lists)."""
+    pain: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    """When the outbox may try again; None once sent or given up."""
+    failed: Mapped[str | None] = mapped_column(String(32))
+    """Why delivery stopped for good (the chat blocked the bot), if it did."""
+
+
+class CaregiverAlert(Base):
+    """The outbox row of one caregiver's alert about one escalation."""
+
+    __tablename__ = "caregiver_alerts"
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "link_id"),
+        Index("ix_caregiver_alerts_pending", "sent_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE"), index=True
+    )
+    link_id: Mapped[int] = mapped_column(ForeignKey("caregiver_links.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    failed: Mapped[str | None] = mapped_column(String(32))
 
 
 class SnippetDelivery(Base):

@@ -10,6 +10,8 @@
     g:<action>[:<id>]             a caregivers button (invite, remove, sharing, accept, decline)
     h:<patient>:7|30|90           a history period (access is checked again on every tap)
     x:del|keep                    the answer to "delete everything?"
+    f:<codes>:y|n[:<checkin>]     "is this new?" about warning signs typed in words
+    p:<field>:y|n|u               a profile answer (immune, bone, cancer): sets, never flips
 
 Decoding never trusts the data: the service re-checks owner, step and openness in the database.
 """
@@ -30,6 +32,8 @@ _REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
 _SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,8}))?$")
 _CARE = re.compile(rf"^g:(inv|rm|red|amber|miss|week|acc|dec)(?::{_ID})?$")
 _HISTORY = re.compile(rf"^h:{_ID}:(7|30|90)$")
+_FINDING = re.compile(rf"^f:([a-z]{{2}}(?:\.[a-z]{{2}}){{0,10}}):(y|n)(?::{_ID})?$")
+_PROFILE = re.compile(r"^p:(imm|bone|cancer):(y|n|u)$")
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,22 @@ class HistoryTap:
     days: int
 
 
+@dataclass(frozen=True)
+class FindingTap:
+    codes: str
+    """Two-letter codes joined by dots (bot.findings.encode_codes)."""
+    is_new: bool
+    checkin_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ProfileTap:
+    field: str
+    """imm, bone or cancer."""
+    answer: str
+    """y, n or u (not sure)."""
+
+
 Tap = (
     CheckinTap
     | ResumeTap
@@ -103,6 +123,8 @@ Tap = (
     | CareTap
     | HistoryTap
     | DataTap
+    | FindingTap
+    | ProfileTap
 )
 
 
@@ -128,6 +150,12 @@ def encode(tap: Tap) -> str:
             data = f"h:{patient_id}:{days}"
         case DataTap(delete):
             data = f"x:{'del' if delete else 'keep'}"
+        case FindingTap(codes, is_new, checkin_id):
+            data = f"f:{codes}:{'y' if is_new else 'n'}" + (
+                f":{checkin_id}" if checkin_id is not None else ""
+            )
+        case ProfileTap(field, answer):
+            data = f"p:{field}:{answer}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -151,6 +179,10 @@ def decode(data: str | None) -> Tap | None:
         return CareTap(m.group(1), int(m.group(2)) if m.group(2) else None)
     if m := _HISTORY.match(data):
         return HistoryTap(int(m.group(1)), int(m.group(2)))
+    if m := _FINDING.match(data):
+        return FindingTap(m.group(1), m.group(2) == "y", int(m.group(3)) if m.group(3) else None)
+    if m := _PROFILE.match(data):
+        return ProfileTap(m.group(1), m.group(2))
     if data in ("x:del", "x:keep"):
         return DataTap(data == "x:del")
     if data in ("o:yes", "o:no"):

@@ -12,8 +12,10 @@ from handlers.callback_data import (
     CheckinTap,
     ConsentTap,
     DataTap,
+    FindingTap,
     HistoryTap,
     NoteTap,
+    ProfileTap,
     ReminderTap,
     ResumeTap,
     SettingsTap,
@@ -51,6 +53,10 @@ async def on_button(update: Update, context: Context) -> None:
             await history.tap(update, context, tap)
         case DataTap() as tap:
             await data.tap(update, context, tap)
+        case FindingTap() as tap:
+            await checkin.finding(update, context, tap)
+        case ProfileTap() as tap:
+            await onboarding.profile(update, context, tap)
         case None:
             log.info("malformed callback data from update %s", update.update_id)
             lang = context.services.catalog.language_for(query.from_user.language_code)

@@ -10,7 +10,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.caregivers import Accepted, InviteProblem, Overview, Recipient
-from bot.checkin_service import Advice
 from bot.history import text_messages
 from content.loader import Catalog
 from handlers import views
@@ -214,25 +213,6 @@ async def _send_each(
 
     await asyncio.gather(*(one(r) for r in recipients))
     return sent
-
-
-async def alert(context: Context, patient_tg: int, advice: Advice) -> int:
-    """Tell the patient's caregivers about an escalation, as they chose; returns how many got it."""
-    services = context.services
-    catalog = services.catalog
-    tier = advice.tier.value
-    name, recipients = await services.caregivers.recipients(patient_tg, tier)
-    if not recipients:
-        return 0
-    texts: dict[str, str] = {}
-    for lang in {r.language for r in recipients}:
-        what = "; ".join(catalog.text(f"alert.what.{rule.id}", lang) for rule in advice.rules)
-        if tier == "red":
-            call = views.emergency_call(catalog, lang, advice)
-            texts[lang] = catalog.text("alert.red", lang, name=name, what=what, call=call)
-        else:
-            texts[lang] = catalog.text("alert.amber", lang, name=name, what=what)
-    return await _send_each(context, recipients, texts)
 
 
 async def digests(context: Context) -> None:

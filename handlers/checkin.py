@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from telegram import Message, Update
-from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
-from bot.checkin_service import Advice, Reply, Status
-from bot.users import AWAIT_NOTE, AWAIT_PAUSE_DATE, AWAIT_TIME, AWAIT_TIMEZONE
-from handlers import caregivers, settings, views
-from handlers.callback_data import CheckinTap, NoteTap, ResumeTap
+from bot import awaiting as expect
+from bot.checkin_service import Reply, Status
+from bot.findings import decode_codes
+from bot.text_intake import TextKind, TextOutcome
+from handlers import escalations, settings, views
+from handlers.callback_data import CheckinTap, FindingTap, NoteTap, ResumeTap
 from handlers.common import edit, freeze, message_of, who
 from handlers.context import Context
 from handlers.onboarding import zone_typed
@@ -61,26 +63,6 @@ async def _send_screen(context: Context, chat_id: int, reply: Reply) -> Message 
     return sent
 
 
-async def _send_advice(context: Context, chat_id: int, reply: Reply, advice: Advice) -> None:
-    """The advice to the patient. Caregivers are alerted afterwards (``_alert_caregivers``), once
-    the patient's own screen is up to date, so their messages never hold the patient up."""
-    services = context.services
-    if advice.tier.value == "red":
-        text = views.red(services.catalog, reply.language, advice)
-        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-    else:
-        text = views.amber(services.catalog, reply.language, advice)
-        await context.bot.send_message(chat_id, text)
-    await services.checkins.mark_sent(advice.escalation_id)
-
-
-async def _alert_caregivers(context: Context, chat_id: int, reply: Reply) -> None:
-    # In private chats the chat id is the person's Telegram id.
-    for advice in (reply.red, reply.amber):
-        if advice is not None:
-            await caregivers.alert(context, chat_id, advice)
-
-
 async def tap(update: Update, context: Context, data: CheckinTap) -> None:
     """A button on a check-in question."""
     services = context.services
@@ -101,22 +83,23 @@ async def tap(update: Update, context: Context, data: CheckinTap) -> None:
     if reply.status is Status.CANCELLED:
         await edit(query, catalog.text("checkin.cancelled", reply.language))
         return
-    if reply.red is not None:
-        # Red flags come first, as a new message, before any further question.
-        await _send_advice(context, chat_id, reply, reply.red)
+    if reply.advice is not None:
+        # The advice comes first, as a new message; the old question is frozen. After emergency
+        # advice nothing follows; otherwise the check-in (or its summary) carries on below.
+        await escalations.send_now(context, reply.advice)
         await freeze(query, catalog.text("checkin.resent_below", reply.language))
-        await _send_screen(context, chat_id, reply)
-    elif reply.screen is not None:
-        text, keyboard = views.question(catalog, services.engine, reply.language, reply.screen)
-        if not await edit(query, text, keyboard):
+        if not reply.ended:
             await _send_screen(context, chat_id, reply)
+        await escalations.alert_caregivers(context, reply.advice.escalation_id)
+        return
+    if reply.screen is not None:
+        text, keyboard = views.question(catalog, services.engine, reply.language, reply.screen)
     elif reply.summary is not None:
         text, keyboard = views.summary(catalog, services.engine, reply.language, reply.summary)
-        if not await edit(query, text, keyboard):
-            await _send_screen(context, chat_id, reply)
-    if reply.amber is not None:
-        await _send_advice(context, chat_id, reply, reply.amber)
-    await _alert_caregivers(context, chat_id, reply)
+    else:
+        return
+    if not await edit(query, text, keyboard):
+        await _send_screen(context, chat_id, reply)
 
 
 async def resume(update: Update, context: Context, data: ResumeTap) -> None:
@@ -159,39 +142,96 @@ async def note(update: Update, context: Context, data: NoteTap) -> None:
 
 
 async def text_message(update: Update, context: Context) -> None:
-    """Free text: a note or a time zone when one was asked for; otherwise a gentle hint."""
+    """Free text, wherever it arrives: read for warning signs first, then kept with the check-in
+    it is about, or taken as the time zone, time or date the bot asked for."""
     services = context.services
     user_id, chat_id, language_code = who(update)
     message = message_of(update)
     text = message.text or ""
-    person = await services.users.get(user_id)
     catalog = services.catalog
-    if person is None or not person.consented:
-        lang = catalog.language_for(language_code)
-        await message.reply_text(catalog.text("consent.needed", lang))
+    outcome = await services.text.receive(user_id, text)
+    lang = outcome.language
+    if outcome.kind is TextKind.NO_CONSENT:
+        await message.reply_text(
+            catalog.text("consent.needed", catalog.language_for(language_code))
+        )
         return
-    if person.awaiting == AWAIT_TIMEZONE:
-        await zone_typed(update, context, text, person.language)
+    if outcome.kind is TextKind.TYPED_INPUT:
+        if outcome.awaiting == expect.TIMEZONE:
+            await zone_typed(update, context, text, lang)
+        elif outcome.awaiting == expect.TIME:
+            await settings.time_typed(update, context, text, lang)
+        else:
+            await settings.pause_date_typed(update, context, text, lang)
         return
-    if person.awaiting == AWAIT_TIME:
-        await settings.time_typed(update, context, text, person.language)
+    if outcome.kind is TextKind.TOO_LONG:
+        limit = services.settings.note_max_chars
+        await message.reply_text(catalog.text("note.too_long", lang, limit=limit))
         return
-    if person.awaiting == AWAIT_PAUSE_DATE:
-        await settings.pause_date_typed(update, context, text, person.language)
+    await _after_text(context, chat_id, outcome, message)
+
+
+async def _after_text(
+    context: Context, chat_id: int, outcome: TextOutcome, message: Message | None
+) -> None:
+    """Advice first; then, unless it was urgent or an emergency, a short word on where the text
+    went. A hedged warning sign gets a yes/no question instead of a guess."""
+    services = context.services
+    catalog = services.catalog
+    lang = outcome.language
+    if outcome.advice is not None:
+        await escalations.send_now(context, outcome.advice)
+        if outcome.ended_checkin_message:
+            await _freeze_message(context, chat_id, outcome.ended_checkin_message, lang)
+        await escalations.alert_caregivers(context, outcome.advice.escalation_id)
         return
-    if (person.awaiting or "").startswith(AWAIT_NOTE):
-        reply = await services.checkins.save_note(user_id, text)
-        if reply.status is Status.TOO_LONG:
-            await message.reply_text(
-                catalog.text(
-                    "note.too_long", reply.language, limit=services.settings.note_max_chars
-                )
-            )
-            return
-        if reply.red is not None:
-            await _send_advice(context, chat_id, reply, reply.red)
-        await message.reply_text(catalog.text("note.saved", reply.language))
-        await _alert_caregivers(context, chat_id, reply)
+    if outcome.kind is TextKind.ASK:
+        text, keyboard = views.ask_new(catalog, lang, outcome.ask, outcome.checkin_id)
+        await context.bot.send_message(chat_id, text, reply_markup=keyboard)
         return
-    hint = "checkin.use_buttons" if await services.checkins.has_open(user_id) else "help"
-    await message.reply_text(catalog.text(hint, person.language))
+    kept = outcome.also or outcome.kind
+    if outcome.open_checkin:
+        reply_id = "text.added"
+    elif kept is TextKind.NOTE_SAVED:
+        reply_id = "note.saved" if outcome.kind is TextKind.NOTE_SAVED else "text.noted"
+    else:
+        reply_id = "help"
+    await context.bot.send_message(chat_id, catalog.text(reply_id, lang))
+
+
+async def _freeze_message(context: Context, chat_id: int, message_id: int, lang: str) -> None:
+    """Take the buttons off a question the check-in has moved past; best effort."""
+    try:
+        await context.bot.edit_message_text(
+            context.services.catalog.text("checkin.answered", lang), chat_id, message_id
+        )
+    except TelegramError as exc:
+        log.info("could not freeze an old question: %s", type(exc).__name__)
+
+
+async def finding(update: Update, context: Context, data: FindingTap) -> None:
+    """The answer to "Is this new since your last check-in?"."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    user_id, chat_id, _ = who(update)
+    codes = decode_codes(data.codes)
+    if not codes:
+        await query.answer(services.catalog.text("error.callback", "en"))
+        return
+    outcome = await services.text.confirm(user_id, codes, data.checkin_id, data.is_new)
+    await query.answer()
+    lang = outcome.language
+    if outcome.kind is TextKind.NO_CONSENT:
+        await freeze(query, services.catalog.text("consent.needed", lang))
+        return
+    if outcome.advice is not None:
+        await escalations.send_now(context, outcome.advice)
+        await freeze(query, services.catalog.text("checkin.answered", lang))
+        if outcome.ended_checkin_message:
+            await _freeze_message(context, chat_id, outcome.ended_checkin_message, lang)
+        await escalations.alert_caregivers(context, outcome.advice.escalation_id)
+        return
+    await freeze(
+        query, services.catalog.text("ask.not_new" if not data.is_new else "checkin.answered", lang)
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.constants import ChatType
 
-from bot.users import AWAIT_TIMEZONE
+from bot import awaiting as expect
 from handlers import views
-from handlers.callback_data import ConsentTap, ZoneTap
+from handlers.callback_data import ConsentTap, ProfileTap, ZoneTap
 from handlers.common import edit, message_of, who
 from handlers.context import Context
 
@@ -62,7 +62,7 @@ async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
         await edit(query, services.catalog.text("consent.needed", "en"))
         return
     if tap.zone is None:
-        await services.users.set_awaiting(user_id, AWAIT_TIMEZONE)
+        await services.users.set_awaiting(user_id, expect.TIMEZONE)
         await edit(query, services.catalog.text("tz.type_prompt", person.language))
         return
     result = await services.users.set_timezone(user_id, tap.zone)
@@ -72,7 +72,51 @@ async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
             "tz.saved", person.language, zone=result.zone, local_time=result.local_time
         ),
     )
-    await offer_reminder(context, user_id, person.language)
+    await after_zone(context, user_id, person.language)
+
+
+async def after_zone(context: Context, user_id: int, language: str) -> None:
+    """Once the time zone is known: the profile questions (once), then the reminder offer."""
+    person = await context.services.users.get(user_id)
+    if person is not None and not person.profile_answered:
+        await ask_profile(context, user_id, language, 0)
+        return
+    await offer_reminder(context, user_id, language)
+
+
+async def ask_profile(context: Context, chat_id: int, language: str, position: int) -> None:
+    field = views.PROFILE_ORDER[position]
+    text, keyboard = views.profile_question(context.services.catalog, language, field, position)
+    await context.bot.send_message(chat_id, text, reply_markup=keyboard)
+
+
+_ANSWERS: dict[str, bool | None] = {"y": True, "n": False, "u": None}
+_LABELS = {"y": "yes", "n": "no", "u": "unsure"}
+
+
+async def profile(update: Update, context: Context, tap: ProfileTap) -> None:
+    """A profile answer: stored (set, never flipped), then the next question or the end."""
+    services = context.services
+    query = update.callback_query
+    assert query is not None
+    user_id, chat_id, _ = who(update)
+    person = await services.users.set_profile(
+        user_id, views.PROFILE_FIELD[tap.field], _ANSWERS[tap.answer]
+    )
+    await query.answer()
+    if person is None:
+        await edit(query, services.catalog.text("consent.needed", "en"))
+        return
+    lang = person.language
+    label = services.catalog.text(f"profile.{_LABELS[tap.answer]}", lang)
+    question = services.catalog.text(f"profile.q.{tap.field}", lang)
+    await edit(query, f"{question}\n→ {label}")
+    position = views.PROFILE_ORDER.index(tap.field) + 1
+    if position < len(views.PROFILE_ORDER):
+        await ask_profile(context, chat_id, lang, position)
+        return
+    await context.bot.send_message(chat_id, services.catalog.text("profile.saved", lang))
+    await offer_reminder(context, user_id, lang)
 
 
 async def offer_reminder(context: Context, user_id: int, language: str) -> None:
@@ -100,7 +144,7 @@ async def zone_typed(update: Update, context: Context, text: str, language: str)
     await message.reply_text(
         services.catalog.text("tz.saved", language, zone=result.zone, local_time=result.local_time)
     )
-    await offer_reminder(context, user_id, language)
+    await after_zone(context, user_id, language)
 
 
 async def timezone_command(update: Update, context: Context) -> None:

@@ -14,10 +14,10 @@ from telegram import (
     Update,
 )
 
+from bot import awaiting as expect
 from bot import schedule
 from bot.reminders import PAUSE_DAYS, QUICK_TIMES, ReminderView
 from bot.timezones import local_time, zone_at
-from bot.users import AWAIT_PAUSE_DATE, AWAIT_TIME
 from content.loader import Catalog
 from handlers import views
 from handlers.callback_data import SettingsTap, encode
@@ -90,6 +90,7 @@ def menu(catalog: Catalog, lang: str, view: ReminderView | None, now: datetime) 
             else _b(t("settings.btn_on", lang), "on")
         )
         rows += [[nudge], [onoff]]
+    rows.append([_b(t("settings.btn_profile", lang), "prof")])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -211,6 +212,11 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
             query, catalog.text("reminder.first_set", lang, time=at.strftime("%H:%M"), next=nxt)
         )
         return
+    if action == "prof":
+        # The profile questions again, one by one; each answer is stored as it is tapped.
+        text, keyboard = views.profile_question(catalog, lang, views.PROFILE_ORDER[0], 0)
+        await edit(query, text, keyboard)
+        return
     if action == "tz":
         text, keyboard = views.zones(catalog, lang, "tz.choose", with_location=True)
         await edit(query, text, keyboard)
@@ -226,7 +232,7 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
         )
         return
     if action == "type" or (action == "p" and arg == "date"):
-        awaiting = AWAIT_TIME if action == "type" else AWAIT_PAUSE_DATE
+        awaiting = expect.TIME if action == "type" else expect.PAUSE_DATE
         await services.users.set_awaiting(user_id, awaiting)
         key = "settings.time_type_prompt" if action == "type" else "settings.pause_type_prompt"
         await edit(query, catalog.text(key, lang))

@@ -9,13 +9,18 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.checkin import BACK, DONE, Engine, Step
-from bot.checkin_service import CANCEL, Advice, Screen, Summary
+from bot.checkin_service import CANCEL, Screen, Summary
+from bot.escalations import Advice
+from bot.findings import Code, encode_codes
 from bot.timezones import QUICK_ZONES
+from bot.triage import Tier
 from content.loader import Catalog
 from handlers.callback_data import (
     CheckinTap,
     ConsentTap,
+    FindingTap,
     NoteTap,
+    ProfileTap,
     ResumeTap,
     SettingsTap,
     ZoneTap,
@@ -97,6 +102,9 @@ def summary(catalog: Catalog, engine: Engine, lang: str, result: Summary) -> Ren
             t("summary.tip", lang, text=snippet.text),
             t("summary.source", lang, title=catalog.source_title(snippet.source)),
         ]
+    if result.after_advice:
+        # After urgent or emergency advice, no tip: the advice above is the last word.
+        lines += ["", t("tier.after", lang)]
     lines += ["", t("summary.note_hint", lang)]
     keyboard = InlineKeyboardMarkup(
         [[_button(t("button.add_note", lang), encode(NoteTap(result.checkin_id, cancel=False)))]]
@@ -111,22 +119,103 @@ def emergency_call(catalog: Catalog, lang: str, advice: Advice) -> str:
     return catalog.text("emergency.unknown", lang)
 
 
-def red(catalog: Catalog, lang: str, advice: Advice) -> str:
-    """The red-flag advice, as HTML: the first line bold, so it cannot be missed."""
+def _what(catalog: Catalog, lang: str, advice: Advice) -> list[str]:
+    """What the patient reported, one item per warning sign (or per rule without one)."""
+    items = [catalog.text(f"what.{code.value}", lang) for code in advice.codes]
+    for rule_id in advice.rule_ids:
+        key = f"what.{rule_id}"
+        if catalog.has_text(key):
+            items.append(catalog.text(key, lang, pain=advice.pain))
+    return list(dict.fromkeys(items))
+
+
+def _why(catalog: Catalog, lang: str, advice: Advice) -> list[str]:
+    lines: list[str] = []
+    for rule_id in advice.rule_ids:
+        if Tier.of(rule_id.split(".")[0]) is advice.tier and catalog.has_text(f"why.{rule_id}"):
+            lines.append(catalog.text(f"why.{rule_id}", lang))
+    if "urgent.fever" in advice.rule_ids and advice.immunosuppressed is not False:
+        lines.append(catalog.text("why.urgent.fever.immuno", lang))
+    return list(dict.fromkeys(lines))
+
+
+def advice_text(catalog: Catalog, lang: str, advice: Advice) -> str:
+    """The one escalation message of a check-in, as HTML: what to do, where and how soon (bold),
+    what was reported, why, and what to do if it gets worse."""
+    t = catalog.text
     call = emergency_call(catalog, lang, advice)
-    # One message per check-in moment, even when two red rules fire together: the first rule's
-    # text carries the advice; the reasons of the others follow.
-    first, *others = advice.rules
-    lines = catalog.text(first.message_id, lang, emergency=call).split("\n")
-    for rule in others:
-        lines.insert(2, catalog.text(rule.message_id, lang, emergency=call).split("\n")[1])
-    return "\n".join([f"<b>{html.escape(lines[0])}</b>", *map(html.escape, lines[1:])])
+    tier = advice.tier
+    if tier is Tier.EMERGENCY:
+        head = [t("tier.emergency.head", lang, emergency=call)]
+        close = [t("tier.emergency.close", lang)]
+    elif tier is Tier.URGENT:
+        fallback_key = "urgent.fallback.gb" if advice.country == "GB" else "urgent.fallback.other"
+        head = [
+            t("tier.urgent.head", lang),
+            t("tier.urgent.do", lang, fallback=t(fallback_key, lang)),
+        ]
+        close = [t("tier.urgent.close", lang, emergency=call)]
+    else:
+        head = [t("tier.soon.head", lang)]
+        close = [t("tier.soon.close", lang)]
+    lines = [f"<b>{html.escape(head[0])}</b>", *map(html.escape, head[1:]), ""]
+    what = _what(catalog, lang, advice)
+    if what:
+        lines.append(html.escape(t("tier.told", lang)))
+        lines += [f"• {html.escape(item)}" for item in what]
+        lines.append("")
+    why = _why(catalog, lang, advice)
+    if why:
+        lines.append(html.escape(t("tier.why", lang, why=" ".join(why))))
+        lines.append("")
+    lines += map(html.escape, close)
+    return "\n".join(lines)
 
 
-def amber(catalog: Catalog, lang: str, advice: Advice) -> str:
-    lines = [catalog.text("amber.intro", lang)]
-    lines += [catalog.text(rule.message_id, lang) for rule in advice.rules]
-    return "\n\n".join(lines)
+def caregiver_alert(catalog: Catalog, lang: str, advice: Advice) -> str:
+    """What a caregiver is told about an escalation, in the caregiver's language."""
+    what = "; ".join(_what(catalog, lang, advice))
+    name = advice.patient_name
+    if advice.tier is Tier.EMERGENCY:
+        call = emergency_call(catalog, lang, advice)
+        return catalog.text("alert.emergency", lang, name=name, what=what, call=call)
+    key = "alert.urgent" if advice.tier is Tier.URGENT else "alert.soon"
+    return catalog.text(key, lang, name=name, what=what)
+
+
+def ask_new(
+    catalog: Catalog, lang: str, codes: frozenset[Code], checkin_id: int | None
+) -> Rendered:
+    """ "You mentioned ... Is this new since your last check-in?" with Yes / No."""
+    what = ", ".join(catalog.text(f"what.{c.value}", lang) for c in Code if c in codes)
+    short = encode_codes(codes)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [_button(catalog.text("ask.yes", lang), encode(FindingTap(short, True, checkin_id)))],
+            [_button(catalog.text("ask.no", lang), encode(FindingTap(short, False, checkin_id)))],
+        ]
+    )
+    return catalog.text("ask.new", lang, what=what), keyboard
+
+
+PROFILE_ORDER = ("imm", "bone", "cancer")
+PROFILE_FIELD = {"imm": "immunosuppressed", "bone": "bone_risk", "cancer": "cancer_history"}
+
+
+def profile_question(catalog: Catalog, lang: str, field: str, position: int) -> Rendered:
+    """One of the profile questions, asked once, with Yes / No / Not sure."""
+    t = catalog.text
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                _button(t("profile.yes", lang), encode(ProfileTap(field, "y"))),
+                _button(t("profile.no", lang), encode(ProfileTap(field, "n"))),
+            ],
+            [_button(t("profile.unsure", lang), encode(ProfileTap(field, "u")))],
+        ]
+    )
+    intro = t("profile.intro", lang) + "\n\n" if position == 0 else ""
+    return intro + t(f"profile.q.{field}", lang), keyboard
 
 
 def consent(catalog: Catalog, lang: str) -> Rendered:

@@ -38,7 +38,8 @@ async def for_history(
 async def escalation_tiers(
     session: AsyncSession, checkin_ids: Sequence[int]
 ) -> dict[int, set[str]]:
-    """checkin id -> the tiers of its escalations (red, amber)."""
+    """checkin id -> how its escalations are marked: red (emergency or urgent advice) or amber
+    (contact the MS team soon)."""
     tiers: dict[int, set[str]] = defaultdict(set)
     if not checkin_ids:
         return tiers
@@ -46,5 +47,6 @@ async def escalation_tiers(
         select(Escalation.checkin_id, Escalation.tier).where(Escalation.checkin_id.in_(checkin_ids))
     )
     for checkin_id, tier in result.all():
-        tiers[checkin_id].add(tier)
+        if checkin_id is not None:
+            tiers[checkin_id].add("red" if tier in ("emergency", "urgent", "red") else "amber")
     return tiers

@@ -1,0 +1,303 @@
+"""Escalations as an outbox: advice is stored first (with one alert row per caregiver who receives
+it), then sent, and retried until Telegram confirms it. Nothing here knows Telegram: the handlers
+render and send, and report back with :meth:`Outbox.delivered` or :meth:`Outbox.failed`.
+
+A row is claimed by moving its ``next_attempt_at`` forward by a lease before it is sent, so two
+instances (or the immediate send and the retry job) never send the same row at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.caregivers import name_of
+from bot.clock import Clock
+from bot.emergency import country_of, emergency_number
+from bot.findings import Code
+from bot.triage import Assessment, Tier, codes_of
+from db.models import CaregiverAlert, CaregiverLink, Escalation, SharingSettings, User
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=20)
+"""The immediate send has this long before the retry job may take a row over."""
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(minutes=10)
+GIVE_UP_AFTER = timedelta(hours=24)
+"""Advice older than this is no longer sent: it would arrive too late to help."""
+
+
+@dataclass(frozen=True)
+class Advice:
+    """Everything needed to render one escalation, for the patient or a caregiver."""
+
+    escalation_id: int
+    tier: Tier
+    rule_ids: tuple[str, ...]
+    codes: tuple[Code, ...]
+    pain: int | None
+    emergency_number: str | None
+    country: str | None
+    immunosuppressed: bool | None
+    chat_id: int
+    language: str
+    patient_name: str
+
+
+@dataclass(frozen=True)
+class AlertJob:
+    """One caregiver alert to send."""
+
+    alert_id: int
+    chat_id: int
+    language: str
+    advice: Advice
+
+
+def _advice(escalation: Escalation, user: User, numbers: dict[str, str]) -> Advice:
+    return Advice(
+        escalation_id=escalation.id,
+        tier=Tier.of(escalation.tier),
+        rule_ids=tuple(escalation.rule_ids.split()),
+        codes=tuple(Code(c) for c in escalation.findings.split() if c in Code.__members__.values()),
+        pain=escalation.pain,
+        emergency_number=emergency_number(user.timezone, numbers),
+        country=country_of(user.timezone),
+        immunosuppressed=user.immunosuppressed,
+        chat_id=user.chat_id,
+        language=user.language,
+        patient_name=name_of(user),
+    )
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, attempts - 1)))
+
+
+class Outbox:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, numbers: dict[str, str]
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.numbers = numbers
+
+    async def record(
+        self,
+        session: AsyncSession,
+        user: User,
+        checkin_id: int | None,
+        assessment: Assessment,
+        findings: frozenset[Code],
+        pain: int | None,
+    ) -> Advice:
+        """Store the escalation and one alert per caregiver who receives this tier, in the
+        caller's transaction; the caller sends the advice once it has committed."""
+        now = self.clock.now()
+        escalation = Escalation(
+            user_id=user.id,
+            checkin_id=checkin_id,
+            tier=assessment.tier.label,
+            rule_ids=" ".join(assessment.rule_ids),
+            findings=" ".join(c.value for c in codes_of(assessment.fired, findings)),
+            pain=pain,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now + FIRST_RETRY,
+        )
+        session.add(escalation)
+        await session.flush()
+        settings = await session.get(SharingSettings, user.id)
+        wanted = (
+            (settings.red_alerts if settings else True)
+            if assessment.tier >= Tier.URGENT
+            else (settings.amber_alerts if settings else False)
+        )
+        if wanted:
+            links = await session.scalars(
+                select(CaregiverLink).where(
+                    CaregiverLink.patient_id == user.id, CaregiverLink.revoked_at.is_(None)
+                )
+            )
+            session.add_all(
+                CaregiverAlert(
+                    escalation_id=escalation.id,
+                    link_id=link.id,
+                    created_at=now,
+                    attempts=0,
+                    next_attempt_at=now + FIRST_RETRY,
+                )
+                for link in links
+            )
+        # Which rules fired is health data: the log says only that an escalation was recorded.
+        log.info("escalation %s recorded", escalation.id)
+        return _advice(escalation, user, self.numbers)
+
+    # --- claiming ---------------------------------------------------------------------------
+
+    async def claim(self, escalation_id: int) -> Advice | None:
+        """Take one escalation for sending now (the immediate path); None if it is already sent
+        or being sent elsewhere."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            claimed = await session.execute(
+                update(Escalation)
+                .where(Escalation.id == escalation_id, Escalation.sent_at.is_(None))
+                .where(Escalation.next_attempt_at.is_not(None), Escalation.attempts == 0)
+                .values(next_attempt_at=now + LEASE, attempts=Escalation.attempts + 1)
+                .returning(Escalation.id)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.scalar_one_or_none() is None:
+                return None
+            row = (
+                await session.execute(
+                    select(Escalation, User)
+                    .join(User, User.id == Escalation.user_id)
+                    .where(Escalation.id == escalation_id)
+                )
+            ).one()
+            return _advice(row[0], row[1], self.numbers)
+
+    async def due_escalations(self, limit: int = 50) -> list[Advice]:
+        """Escalations whose advice has not been confirmed and whose retry time has come."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            rows = (
+                await session.execute(
+                    select(Escalation.id)
+                    .where(Escalation.sent_at.is_(None), Escalation.next_attempt_at <= now)
+                    .order_by(Escalation.next_attempt_at)
+                    .limit(limit)
+                )
+            ).scalars()
+            ids = list(rows)
+        claimed: list[Advice] = []
+        for escalation_id in ids:
+            advice = await self._claim_due(escalation_id, now)
+            if advice is not None:
+                claimed.append(advice)
+        return claimed
+
+    async def _claim_due(self, escalation_id: int, now: datetime) -> Advice | None:
+        async with self.sessions.begin() as session:
+            escalation = await session.get(Escalation, escalation_id)
+            if escalation is None or escalation.sent_at is not None:
+                return None
+            if escalation.created_at < now - GIVE_UP_AFTER:
+                escalation.next_attempt_at = None
+                escalation.failed = "too_late"
+                log.warning("escalation %s not delivered within a day; given up", escalation_id)
+                return None
+            result = await session.execute(
+                update(Escalation)
+                .where(
+                    Escalation.id == escalation_id,
+                    Escalation.sent_at.is_(None),
+                    Escalation.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + LEASE, attempts=Escalation.attempts + 1)
+                .returning(Escalation.id)
+                .execution_options(synchronize_session=False)
+            )
+            if result.scalar_one_or_none() is None:
+                return None
+            user = await session.get(User, escalation.user_id)
+            if user is None:
+                return None
+            return _advice(escalation, user, self.numbers)
+
+    async def due_alerts(
+        self, escalation_id: int | None = None, limit: int = 100
+    ) -> list[AlertJob]:
+        """Caregiver alerts to send now: those of one escalation whose advice has gone out (the
+        immediate path), or any whose retry time has come. A removed caregiver gets nothing."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            query = (
+                select(CaregiverAlert, CaregiverLink, Escalation)
+                .join(CaregiverLink, CaregiverLink.id == CaregiverAlert.link_id)
+                .join(Escalation, Escalation.id == CaregiverAlert.escalation_id)
+                .where(
+                    CaregiverAlert.sent_at.is_(None), CaregiverAlert.next_attempt_at.is_not(None)
+                )
+                .limit(limit)
+            )
+            if escalation_id is not None:
+                query = query.where(CaregiverAlert.escalation_id == escalation_id)
+            else:
+                query = query.where(CaregiverAlert.next_attempt_at <= now)
+            jobs: list[AlertJob] = []
+            for alert, link, escalation in (await session.execute(query)).all():
+                if link.revoked_at is not None or alert.created_at < now - GIVE_UP_AFTER:
+                    alert.next_attempt_at = None
+                    alert.failed = "removed" if link.revoked_at is not None else "too_late"
+                    continue
+                alert.next_attempt_at = now + LEASE
+                alert.attempts += 1
+                patient = await session.get(User, escalation.user_id)
+                caregiver = await session.get(User, link.caregiver_id)
+                if patient is None or caregiver is None:
+                    continue
+                jobs.append(
+                    AlertJob(
+                        alert.id,
+                        caregiver.chat_id,
+                        caregiver.language,
+                        _advice(escalation, patient, self.numbers),
+                    )
+                )
+            return jobs
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    async def delivered(self, escalation_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Escalation)
+                .where(Escalation.id == escalation_id)
+                .values(sent_at=self.clock.now(), next_attempt_at=None)
+            )
+
+    async def failed(
+        self, escalation_id: int, *, final: str | None = None, retry_after: float | None = None
+    ) -> None:
+        """Try again later (after ``retry_after`` seconds when Telegram asked for a pause), or
+        stop for good with the reason ``final`` (the chat blocked the bot)."""
+        async with self.sessions.begin() as session:
+            escalation = await session.get(Escalation, escalation_id)
+            if escalation is None or escalation.sent_at is not None:
+                return
+            if final is not None:
+                escalation.next_attempt_at = None
+                escalation.failed = final
+                return
+            wait = timedelta(seconds=retry_after) if retry_after else _backoff(escalation.attempts)
+            escalation.next_attempt_at = self.clock.now() + wait
+
+    async def alert_delivered(self, alert_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(CaregiverAlert)
+                .where(CaregiverAlert.id == alert_id)
+                .values(sent_at=self.clock.now(), next_attempt_at=None)
+            )
+
+    async def alert_failed(
+        self, alert_id: int, *, final: str | None = None, retry_after: float | None = None
+    ) -> None:
+        async with self.sessions.begin() as session:
+            alert = await session.get(CaregiverAlert, alert_id)
+            if alert is None or alert.sent_at is not None:
+                return
+            if final is not None:
+                alert.next_attempt_at = None
+                alert.failed = final
+                return
+            wait = timedelta(seconds=retry_after) if retry_after else _backoff(alert.attempts)
+            alert.next_attempt_at = self.clock.now() + wait

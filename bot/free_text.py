@@ -1,0 +1,285 @@
+"""Reading warning signs in what a patient types, with medspaCy.
+
+What to find is content: ``content/<lang>/red_flag_terms.yaml`` holds medspaCy ``TargetRule``
+token patterns per warning sign (so inflections, synonyms and everyday words are data) and the
+ConText rules that modify a finding (denied, someone else's, in the past, hypothetical, hedged).
+The library applies the modifiers and their scope; this module only maps its output to findings.
+
+Patient text is health data: nothing here logs it, and medspaCy's own sentence splitter (which
+logs every token through loguru) is not used; spaCy's rule-based sentencizer is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from bot.findings import Certainty, Code, Finding
+
+# Extra labels the terms file may use besides the finding codes.
+CHEST_PAIN = "chest_pain"
+BREATHLESS = "breathless"
+MS_HUG = "ms_hug"
+HELPER_LABELS = frozenset({CHEST_PAIN, BREATHLESS, MS_HUG})
+
+_CONTRACTIONS = (
+    (r"\b(can ?no?t|can'?t|carn'?t|cnt|cannae)\b", "can not"),
+    (r"\b(could ?n'?t|cudnt|couldnt)\b", "could not"),
+    (r"\b(wo ?n'?t)\b", "will not"),
+    (r"\b(would ?n'?t)\b", "would not"),
+    (r"\b(do ?n'?t)\b", "do not"),
+    (r"\b(does ?n'?t)\b", "does not"),
+    (r"\b(did ?n'?t)\b", "did not"),
+    (r"\b(is ?n'?t)\b", "is not"),
+    (r"\b(was ?n'?t)\b", "was not"),
+    (r"\b(are ?n'?t)\b", "are not"),
+    (r"\b(were ?n'?t)\b", "were not"),
+    (r"\b(have ?n'?t)\b", "have not"),
+    (r"\b(has ?n'?t)\b", "has not"),
+    (r"\b(had ?n'?t)\b", "had not"),
+    (r"\b(should ?n'?t)\b", "should not"),
+    (r"\b(ai ?n'?t)\b", "is not"),
+    (r"\bi'?m\b", "i am"),
+    (r"\bi'?ve\b", "i have"),
+    (r"\bit'?s\b", "it is"),
+    (r"\b(\w+)'s\b", r"\1 s"),
+)
+_COMPILED = tuple((re.compile(p), r) for p, r in _CONTRACTIONS)
+
+
+def normalise(text: str) -> str:
+    """Lower case, straight apostrophes, and contractions spelt out ("can't" -> "can not"), so
+    patterns need one spelling of each negation."""
+    lowered = text.lower().replace("’", "'").replace("`", "'")
+    for pattern, replacement in _COMPILED:
+        lowered = pattern.sub(replacement, lowered)
+    return lowered
+
+
+MAX_EXPANSIONS = 1024
+GAP_STOPS = ("not", "no", "never", "nor", "but", ".", "!", "?", ";")
+"""Words a ``*N`` gap never skips: "legs * numb" must not match "legs are not numb", and a
+pattern must not run on from one sentence or clause into the next."""
+
+
+def compile_patterns(spec: str) -> list[list[dict[str, Any]]]:
+    """A pattern written compactly in the terms file, as spaCy token patterns:
+
+    ``a|b`` one word, any of these; ``no_feeling`` (words joined by ``_``) a phrase among the
+    choices; ``re:^pee`` one word matching the regex; a trailing ``?`` makes the slot optional;
+    ``*N`` skips up to N words, but never a negation, "but" or a sentence end (``GAP_STOPS``).
+    Phrases expand into one pattern each.
+    """
+    patterns: list[list[dict[str, Any]]] = [[]]
+    for part in spec.split():
+        if part.startswith("*") and part[1:].isdigit():
+            gap = {"LOWER": {"NOT_IN": list(GAP_STOPS)}, "OP": f"{{0,{int(part[1:])}}}"}
+            for pattern in patterns:
+                pattern.append(dict(gap))
+            continue
+        optional = part.endswith("?") and len(part) > 1
+        word = part[:-1] if optional else part
+        if word.startswith("re:"):
+            slots: list[list[dict[str, Any]]] = [[{"LOWER": {"REGEX": word[3:]}}]]
+        else:
+            choices = word.split("|")
+            single = [c for c in choices if "_" not in c]
+            slots = [[{"LOWER": w} for w in c.split("_")] for c in choices if "_" in c]
+            if single:
+                slots.insert(
+                    0, [{"LOWER": {"IN": single}} if len(single) > 1 else {"LOWER": single[0]}]
+                )
+        if optional:
+            slots.append([])
+        patterns = [pattern + slot for pattern in patterns for slot in slots]
+        if len(patterns) > MAX_EXPANSIONS:
+            raise ValueError(f"pattern expands too far: {spec!r}")
+    return [p for p in patterns if p]
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The parsed terms file of one language."""
+
+    language: str
+    source: str
+    targets: dict[str, tuple[str, ...]]
+    modifiers: tuple[dict[str, Any], ...]
+
+
+def load_terms(language: str = "en") -> Terms:
+    path = resources.files("content") / language / "red_flag_terms.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    targets = {str(k): tuple(v) for k, v in raw["targets"].items()}
+    unknown = set(targets) - {c.value for c in Code} - HELPER_LABELS
+    if unknown:
+        raise ValueError(f"content/{language}/red_flag_terms.yaml: unknown labels {unknown}")
+    return Terms(language, str(raw["source"]), targets, tuple(raw["modifiers"]))
+
+
+_EXCLUDING = {
+    "NEGATED_EXISTENCE": "negated",
+    "FAMILY": "other_person",
+    "HISTORICAL": "past",
+    "HYPOTHETICAL": "hypothetical",
+}
+
+
+_SPANS = "red_flags"
+"""The span group the target matcher writes to and ConText reads: a group rather than
+``doc.ents`` so that two signs may overlap ("legs went from under me" is a fall and can't-walk)."""
+
+FIRST_PERSON = frozenset({"i", "my", "me", "myself"})
+"""Words that bring a sentence back to the patient: "my wife says my face is drooping"."""
+
+
+class TextReader:
+    """Finds warning signs in free text. Build once per process (about a second); reading one
+    message takes a few milliseconds."""
+
+    def __init__(self, terms: Terms) -> None:
+        import spacy
+        from medspacy.context import ConTextRule
+        from medspacy.ner import TargetRule
+
+        self.terms = terms
+        nlp = spacy.blank(terms.language)
+        nlp.add_pipe("sentencizer")
+        matcher = nlp.add_pipe(
+            "medspacy_target_matcher",
+            config={"result_type": "group", "span_group_name": _SPANS, "prune": False},
+        )
+        matcher.add(
+            [
+                TargetRule(spec, label, pattern=pattern)
+                for label, specs in terms.targets.items()
+                for spec in specs
+                for pattern in compile_patterns(spec)
+            ]
+        )
+        # No global max_scope: a modifier's scope is its sentence, cut to the rule's max_scope.
+        self.context = nlp.add_pipe(
+            "medspacy_context",
+            config={
+                "rules": None,
+                "prune_on_target_overlap": True,
+                "input_span_type": "group",
+                "span_group_name": _SPANS,
+            },
+            last=True,
+        )
+        self.context.add(
+            [
+                ConTextRule(
+                    rule["literal"],
+                    rule["category"],
+                    pattern=pattern,
+                    direction=rule.get("direction", "BIDIRECTIONAL"),
+                    max_scope=rule.get("max_scope"),
+                    terminated_by=set(rule.get("terminated_by", ())),
+                    allowed_types=_optional_set(rule.get("allowed_types")),
+                    excluded_types=_optional_set(rule.get("excluded_types")),
+                    on_modifies=_not_about_me if rule["category"] == "FAMILY" else None,
+                )
+                for rule in terms.modifiers
+                for pattern in compile_patterns(
+                    rule.get("pattern", rule["literal"].replace(" ", "_"))
+                )
+            ]
+        )
+        self.nlp = nlp
+
+    def read(self, text: str) -> tuple[Finding, ...]:
+        """Every warning sign mentioned, each with how certain it is that the patient has it
+        now. A sign mentioned both ways counts as present: a denial never outweighs a report."""
+        doc = self.nlp.make_doc(normalise(text))
+        for name, component in self.nlp.pipeline:
+            doc = component(doc)
+            if name == "medspacy_target_matcher":
+                doc.spans[_SPANS] = _longest_per_label(doc.spans.get(_SPANS, []))
+        found: dict[str, list[tuple[Certainty, str]]] = {}
+        for span in doc.spans[_SPANS]:
+            certainty, reason = _certainty(span)
+            found.setdefault(span.label_, []).append((certainty, reason))
+        labels = {label: _best(values) for label, values in found.items()}
+        _resolve_chest(labels)
+        return tuple(
+            Finding(Code(label), certainty, "text", reason)
+            for label, (certainty, reason) in sorted(labels.items())
+            if label not in HELPER_LABELS
+        )
+
+
+def _optional_set(values: Iterable[str] | None) -> set[str] | None:
+    return None if values is None else {v.upper() for v in values}
+
+
+def _longest_per_label(spans: Iterable[Any]) -> list[Any]:
+    """Of overlapping matches of one sign keep the longest, so that the whole phrase ("can not
+    walk"), not a piece of it, is what ConText modifies; matches of different signs may overlap."""
+    kept: list[Any] = []
+    for span in sorted(spans, key=lambda s: (s.start - s.end, s.start)):
+        if not any(
+            k.label == span.label and k.start < span.end and span.start < k.end for k in kept
+        ):
+            kept.append(span)
+    return sorted(kept, key=lambda s: (s.start, s.end))
+
+
+def _not_about_me(target: Any, modifier: Any, _between: Any) -> bool:
+    """Someone else's sign, unless the patient speaks of themself in the sign or between it and
+    the person named: "my husband says my face is drooping", "me and my wife tried ..."."""
+    doc = target.doc
+    if target.start >= modifier.end:
+        between = doc[modifier.end : target.start]
+    elif target.end <= modifier.start:
+        between = doc[target.end : modifier.start]
+    else:
+        between = doc[0:0]
+    return not any(t.lower_ in FIRST_PERSON for t in (*between, *target))
+
+
+def _certainty(ent: Any) -> tuple[Certainty, str]:
+    for category, reason in _EXCLUDING.items():
+        attribute = {
+            "NEGATED_EXISTENCE": "is_negated",
+            "FAMILY": "is_family",
+            "HISTORICAL": "is_historical",
+            "HYPOTHETICAL": "is_hypothetical",
+        }[category]
+        if getattr(ent._, attribute):
+            return Certainty.EXCLUDED, reason
+    if ent._.is_uncertain:
+        return Certainty.UNCERTAIN, "hedged"
+    return Certainty.PRESENT, ""
+
+
+_RANK = {Certainty.PRESENT: 0, Certainty.UNCERTAIN: 1, Certainty.EXCLUDED: 2}
+
+
+def _best(values: Iterable[tuple[Certainty, str]]) -> tuple[Certainty, str]:
+    return min(values, key=lambda v: _RANK[v[0]])
+
+
+def _resolve_chest(labels: dict[str, tuple[Certainty, str]]) -> None:
+    """Chest pain counts unless it is the familiar MS band with no breathlessness;
+    breathlessness counts on its own."""
+    pain = labels.get(CHEST_PAIN)
+    breath = labels.get(BREATHLESS)
+    candidates = [v for v in (breath, pain if MS_HUG not in labels else None) if v is not None]
+    if candidates and Code.CHEST.value not in labels:
+        labels[Code.CHEST.value] = _best(candidates)
+    elif candidates:
+        labels[Code.CHEST.value] = _best([labels[Code.CHEST.value], *candidates])
+
+
+@cache
+def reader(language: str = "en") -> TextReader:
+    """The reader for a language, built once per process."""
+    return TextReader(load_terms(language))

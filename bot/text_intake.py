@@ -1,0 +1,237 @@
+"""Free text, wherever it arrives: a note, a message in the middle of a check-in, after the
+summary, or out of the blue. Every message is read for warning signs first; then it is kept where
+it belongs (the note of the check-in it is about) or handed back to the typed input the bot was
+waiting for (a time zone, a time, a date). No Telegram imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.awaiting import Awaiting, Expect
+from bot.checkin import FINISHED, CheckinState
+from bot.checkin_service import CheckinService
+from bot.escalations import Advice
+from bot.findings import Code, Finding, present, uncertain
+from bot.triage import Tier
+from db.models import CheckIn, User
+from db.repo import checkins as repo
+from db.repo import users as user_repo
+
+log = logging.getLogger(__name__)
+
+NOTE_SEPARATOR = "\n"
+
+
+class TextKind(StrEnum):
+    NO_CONSENT = "no_consent"
+    ESCALATED = "escalated"
+    """Advice was stored (``advice``); it may also have been saved as a note."""
+    ASK = "ask"
+    """A warning sign was hedged about: ask whether it is new (``ask``)."""
+    NOTE_SAVED = "note_saved"
+    ADDED_TO_CHECKIN = "added_to_checkin"
+    TOO_LONG = "too_long"
+    TYPED_INPUT = "typed_input"
+    """Nothing urgent: the text answers what the bot was waiting for (``awaiting``)."""
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class TextOutcome:
+    kind: TextKind
+    language: str = "en"
+    advice: Advice | None = None
+    ask: frozenset[Code] = frozenset()
+    checkin_id: int | None = None
+    open_checkin: bool = False
+    """A check-in is still open after this text (remind the patient to tap)."""
+    ended_checkin_message: int | None = None
+    """Emergency advice closed an open check-in; this message showed its question."""
+    awaiting: Awaiting | None = None
+    also: TextKind | None = None
+    """What else happened beside an escalation or a question (the note was saved...)."""
+
+
+Reader = Callable[[str], tuple[Finding, ...]]
+
+
+class TextIntake:
+    def __init__(
+        self,
+        checkins: CheckinService,
+        read: Reader,
+        *,
+        note_max_chars: int,
+        recent: timedelta = timedelta(hours=2),
+    ) -> None:
+        self.checkins = checkins
+        self.sessions = checkins.sessions
+        self.read_findings = read
+        self.note_max_chars = note_max_chars
+        self.recent = recent
+        """Text this soon after a check-in finished is taken as being about it."""
+
+    async def receive(self, telegram_id: int, text: str) -> TextOutcome:
+        """Read one message and act on it: escalate, ask, keep it, or hand it back."""
+        # Reading takes a few milliseconds of CPU; off the event loop, other people wait less.
+        findings = await asyncio.to_thread(self.read_findings, text)
+        found, hedged = present(findings), uncertain(findings)
+        async with self.sessions.begin() as session:
+            user = await user_repo.by_telegram_id(session, telegram_id)
+            if user is None or user.consent_at is None:
+                return TextOutcome(TextKind.NO_CONSENT, user.language if user else "en")
+            lang = user.language
+            waiting = Awaiting.decode(user.awaiting)
+            if (
+                not found
+                and not hedged
+                and waiting is not None
+                and waiting.what
+                in (
+                    Expect.TIMEZONE,
+                    Expect.TIME,
+                    Expect.PAUSE_DATE,
+                )
+            ):
+                return TextOutcome(TextKind.TYPED_INPUT, lang, awaiting=waiting)
+            checkin, kept = await self._keep(session, user, waiting, text)
+            if kept is TextKind.TOO_LONG and not found and not hedged:
+                return TextOutcome(
+                    TextKind.TOO_LONG, lang, checkin_id=checkin.id if checkin else None
+                )
+            advice: Advice | None = None
+            ended: int | None = None
+            is_open = checkin is not None and checkin.status == repo.OPEN
+            if found:
+                advice, ended = await self._escalate(session, user, checkin, found)
+                is_open = is_open and ended is None
+            outcome_kind = (
+                TextKind.ESCALATED if advice else TextKind.ASK if hedged and not found else kept
+            )
+            if advice is None and found:
+                # Already escalated at this tier for this check-in: say what was kept.
+                outcome_kind = kept
+            return TextOutcome(
+                outcome_kind,
+                lang,
+                advice=advice,
+                ask=hedged if not found else frozenset(),
+                checkin_id=checkin.id if checkin else None,
+                open_checkin=is_open,
+                ended_checkin_message=ended,
+                also=kept,
+            )
+
+    async def confirm(
+        self, telegram_id: int, codes: frozenset[Code], checkin_id: int | None, is_new: bool
+    ) -> TextOutcome:
+        """The answer to "Is this new?": yes counts the signs as reported."""
+        async with self.sessions.begin() as session:
+            user = await user_repo.by_telegram_id(session, telegram_id)
+            if user is None or user.consent_at is None:
+                return TextOutcome(TextKind.NO_CONSENT, user.language if user else "en")
+            if not is_new:
+                return TextOutcome(TextKind.NOTHING, user.language)
+            checkin = None
+            if checkin_id is not None:
+                found = await self.checkins._owned(session, checkin_id, telegram_id)
+                checkin = found[0] if found else None
+            advice, ended = await self._escalate(session, user, checkin, codes)
+            return TextOutcome(
+                TextKind.ESCALATED if advice else TextKind.NOTHING,
+                user.language,
+                advice=advice,
+                checkin_id=checkin.id if checkin else None,
+                open_checkin=checkin is not None and checkin.status == repo.OPEN and not ended,
+                ended_checkin_message=ended,
+            )
+
+    async def _keep(
+        self, session: AsyncSession, user: User, waiting: Awaiting | None, text: str
+    ) -> tuple[CheckIn | None, TextKind]:
+        """Store the text with the check-in it is about: the note asked for, the open check-in,
+        or one finished a moment ago. Returns that check-in and what was done."""
+        if waiting is not None and waiting.what is Expect.NOTE and waiting.target is not None:
+            checkin = await self._own(session, user, waiting.target)
+            if len(text) > self.note_max_chars:
+                return checkin, TextKind.TOO_LONG
+            user.awaiting = None
+            if checkin is not None:
+                checkin.note = text
+                checkin.version += 1
+                return checkin, TextKind.NOTE_SAVED
+        open_checkin = await repo.open_for(session, user.id)
+        if open_checkin is not None:
+            self._append(open_checkin, text)
+            return open_checkin, TextKind.ADDED_TO_CHECKIN
+        latest = await self._latest_finished(session, user)
+        if latest is not None:
+            self._append(latest, text)
+            return latest, TextKind.NOTE_SAVED
+        return None, TextKind.NOTHING
+
+    def _append(self, checkin: CheckIn, text: str) -> None:
+        kept = (checkin.note + NOTE_SEPARATOR + text) if checkin.note else text
+        checkin.note = kept[-self.note_max_chars * 4 :]
+        checkin.version += 1
+
+    async def _own(self, session: AsyncSession, user: User, checkin_id: int) -> CheckIn | None:
+        checkin = await session.get(CheckIn, checkin_id)
+        return checkin if checkin is not None and checkin.user_id == user.id else None
+
+    async def _latest_finished(self, session: AsyncSession, user: User) -> CheckIn | None:
+        since = self.checkins.clock.now() - self.recent
+        result = await session.execute(
+            select(CheckIn)
+            .where(
+                CheckIn.user_id == user.id,
+                CheckIn.status == repo.COMPLETE,
+                CheckIn.finished_at >= since,
+            )
+            .order_by(CheckIn.finished_at.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def _escalate(
+        self,
+        session: AsyncSession,
+        user: User,
+        checkin: CheckIn | None,
+        codes: frozenset[Code],
+    ) -> tuple[Advice | None, int | None]:
+        """Escalate typed warning signs: within the check-in they are about (one message per
+        tier per check-in), or on their own. Emergency advice closes an open check-in."""
+        if checkin is None:
+            state = CheckinState(text_findings=sorted(c.value for c in codes))
+            advice = await self.checkins.escalate(session, user, None, state, minimum=Tier.SOON)
+            return advice, None
+        state = CheckinState.from_json(checkin.state)
+        state.text_findings = sorted({*state.text_findings, *(c.value for c in codes)})
+        is_open = checkin.status == repo.OPEN
+        # In an open check-in, "soon" advice waits for the end (where the history is known).
+        advice = await self.checkins.escalate(
+            session, user, checkin, state, minimum=Tier.URGENT if is_open else Tier.SOON
+        )
+        checkin.state = state.to_json()
+        checkin.version += 1
+        await repo.replace_answers(session, checkin.id, "text", state.text_findings)
+        ended = None
+        if is_open and Tier.of(state.escalated) is Tier.EMERGENCY:
+            now = self.checkins.clock.now()
+            checkin.status = repo.COMPLETE
+            checkin.step = FINISHED
+            checkin.finished_at = now
+            checkin.updated_at = now
+            ended = checkin.message_id or 0
+            log.info("checkin %s closed after emergency advice", checkin.id)
+        return advice, ended
