@@ -139,6 +139,10 @@ def _why(catalog: Catalog, lang: str, advice: Advice) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
 def advice_text(catalog: Catalog, lang: str, advice: Advice) -> str:
     """The one escalation message of a check-in, as HTML: what to do, where and how soon (bold),
     what was reported, why, and what to do if it gets worse."""
@@ -158,17 +162,17 @@ def advice_text(catalog: Catalog, lang: str, advice: Advice) -> str:
     else:
         head = [t("tier.soon.head", lang)]
         close = [t("tier.soon.close", lang)]
-    lines = [f"<b>{html.escape(head[0])}</b>", *map(html.escape, head[1:]), ""]
+    lines = [f"<b>{_esc(head[0])}</b>", *map(_esc, head[1:]), ""]
     what = _what(catalog, lang, advice)
     if what:
-        lines.append(html.escape(t("tier.told", lang)))
-        lines += [f"• {html.escape(item)}" for item in what]
+        lines.append(_esc(t("tier.told", lang)))
+        lines += [f"• {_esc(item)}" for item in what]
         lines.append("")
     why = _why(catalog, lang, advice)
     if why:
-        lines.append(html.escape(t("tier.why", lang, why=" ".join(why))))
+        lines.append(_esc(t("tier.why", lang, why=" ".join(why))))
         lines.append("")
-    lines += map(html.escape, close)
+    lines += map(_esc, close)
     return "\n".join(lines)
 
 
