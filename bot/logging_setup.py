@@ -37,3 +37,14 @@ def configure_logging(level: str, token: str | None = None) -> None:
     # aiosqlite at DEBUG logs every statement with its parameters: health data.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    silence_loguru()
+
+
+def silence_loguru() -> None:
+    """medspaCy brings loguru, whose default sink prints to stderr at DEBUG; its sentence
+    splitter (not used here) would log every token of what a patient typed. No loguru sink."""
+    try:
+        from loguru import logger
+    except ImportError:  # pragma: no cover - medspaCy always brings it
+        return
+    logger.remove()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,10 @@ class BotApiStandIn:
         self.messages: dict[tuple[int, int], ChatMessage] = {}
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
         self.blocked_chats: set[int] = set()
+        self.fault_rate = 0.0
+        """Share of calls to ``fault_methods`` that fail at random with a 5xx error."""
+        self.fault_methods: frozenset[str] = frozenset()
+        self.faults = random.Random(0)
         self._ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
@@ -125,6 +130,13 @@ class BotApiStandIn:
             description = "Forbidden: bot was blocked by the user"
             return web.json_response(
                 {"ok": False, "error_code": 403, "description": description}, status=403
+            )
+        if method in self.fault_methods and self.faults.random() < self.fault_rate:
+            call.ok = False
+            code = self.faults.choice((500, 502, 503))
+            return web.json_response(
+                {"ok": False, "error_code": code, "description": "Internal Server Error"},
+                status=code,
             )
         queued = self.failures.get(method)
         if queued:
@@ -245,6 +257,13 @@ class BotApiStandIn:
     ) -> None:
         """Make the next call of ``method`` fail with this error."""
         self.failures.setdefault(method, []).append((code, description, retry_after))
+
+    def inject_faults(self, rate: float, *methods: str, seed: int = 0) -> None:
+        """From now on, fail this share of calls to ``methods`` with 500, 502 or 503, as an
+        unlucky network would; a call that fails changes nothing in the chat."""
+        self.fault_rate = rate
+        self.fault_methods = frozenset(methods)
+        self.faults = random.Random(seed)
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for long polling."""

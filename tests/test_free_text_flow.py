@@ -1,0 +1,192 @@
+"""Free text through the real Application: read for warning signs wherever it arrives (a note,
+the middle of a check-in, after the summary, out of the blue), with negation, other people and
+hedges handled, and one decisive escalation."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from loguru import logger
+from sqlalchemy import select
+
+from bot.logging_setup import silence_loguru
+from db.models import CheckIn
+from tests.harness import Harness, Person
+from tests.test_checkin_flow import (
+    BLADDER,
+    DONE,
+    advice_messages,
+    checkins,
+    escalations,
+    onboard,
+    up_to_warnings,
+)
+
+
+async def finish_calm(bot: Harness, person: Person) -> None:
+    await up_to_warnings(bot, person)
+    await bot.press(person, "None of these")
+    assert "your check-in is saved" in bot.screen(person).text
+
+
+async def test_a_warning_sign_in_the_note_escalates_and_nothing_milder_follows(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await finish_calm(bot, pat)
+    await bot.press(pat, "📝 Add a note")
+    assert "Type your note" in bot.screen(pat).text
+    await bot.send(pat, "Since this morning I can't pee at all")
+    texts = bot.api.texts_sent(pat.chat_id)
+    assert texts[-1].startswith("<b>🚨 Please call 112 now")
+    assert "urine or stool" in texts[-1]
+    [checkin] = await checkins(bot)
+    assert checkin.note == "Since this morning I can't pee at all"
+    [escalation] = await escalations(bot)
+    assert (escalation.tier, escalation.checkin_id) == ("emergency", checkin.id)
+    assert escalation.findings == "bladder_bowel"
+
+
+async def test_text_in_the_middle_of_a_check_in_is_read_and_kept(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat, zone="London")
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "4", "Lower back", DONE)
+    question = bot.screen(pat)
+    await bot.send(pat, "by the way I've had a fever since last night and feel shivery")
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith("<b>⚠️ Please get medical advice today.")
+    assert "call NHS 111" in advice
+    # The check-in goes on from the same question; what was typed is kept with it.
+    assert "What does it feel like" in question.text and question.buttons()
+    [checkin] = await checkins(bot)
+    assert checkin.status == "open" and "fever" in (checkin.note or "")
+    await bot.press(pat, "Aching or stiff", DONE, "Tiredness (fatigue)", DONE, "None of these")
+    # The question (above the advice) became the summary: no tip after urgent advice.
+    [summary] = [m for m in bot.api.chat(pat.chat_id) if "your check-in is saved" in m.text]
+    assert "follow the advice above" in summary.text and "💡" not in summary.text
+    assert [e.tier for e in await escalations(bot)] == ["urgent"]
+
+
+async def test_an_emergency_typed_mid_check_in_closes_it_with_answers_kept(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "6", "Lower back", DONE)
+    await bot.send(pat, "my legs just gave way and I can't stand up")
+    assert bot.api.texts_sent(pat.chat_id)[-1].startswith("<b>🚨")
+    [checkin] = await checkins(bot)
+    assert checkin.status == "complete" and checkin.pain_score == 6
+    # The old question has no buttons left: nothing to tap after the emergency advice.
+    assert all(not m.buttons() for m in bot.api.chat(pat.chat_id)[-2:])
+
+
+async def test_text_just_after_the_summary_is_read_and_added_as_a_note(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await finish_calm(bot, pat)
+    await bot.send(pat, "forgot to say, I wet myself this morning and never have before")
+    assert bot.api.texts_sent(pat.chat_id)[-1].startswith("<b>🚨")
+    [checkin] = await checkins(bot)
+    assert "wet myself" in (checkin.note or "")
+    [escalation] = await escalations(bot)
+    assert escalation.checkin_id == checkin.id
+
+
+async def test_text_out_of_the_blue_is_read(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "I can't feel my bum at all since this morning")
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith("<b>🚨") and "genitals, bottom or inner thighs" in advice
+    [escalation] = await escalations(bot)
+    assert escalation.checkin_id is None and escalation.findings == "saddle"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no loss of bladder control, all normal",
+        "my son wet the bed last night",
+        "last year I lost control of my bladder but it's fine now",
+        "what should I do if I can't pee?",
+        "tired today but my back is ok",
+    ],
+)
+async def test_denials_other_people_the_past_and_questions_raise_no_alarm(
+    bot: Harness, pat: Person, text: str
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, text)
+    assert advice_messages(bot, pat) == []
+    assert await escalations(bot) == []
+    assert "/checkin" in bot.api.texts_sent(pat.chat_id)[-1]  # the help list, calmly
+
+
+async def test_a_hedged_warning_sign_is_asked_about_not_guessed(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "I think my bum might be a bit numb?")
+    ask = bot.screen(pat)
+    assert "Is this new since your last check-in?" in ask.text
+    assert ask.labels() == ["Yes, it's new", "No, not new"]
+    assert await escalations(bot) == []
+    await bot.press(pat, "Yes, it's new")
+    assert bot.api.texts_sent(pat.chat_id)[-1].startswith("<b>🚨")
+    assert [e.findings for e in await escalations(bot)] == ["saddle"]
+
+
+async def test_not_new_is_taken_calmly(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "maybe my bum is a bit numb?")
+    await bot.press(pat, "No, not new")
+    assert "If it changes or gets worse" in bot.screen(pat).text
+    assert await escalations(bot) == []
+
+
+async def test_a_patient_cannot_talk_the_bot_out_of_an_emergency_answered_by_button(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await up_to_warnings(bot, pat)
+    await bot.press(pat, BLADDER, DONE)
+    await bot.send(pat, "actually no, I'm fine, no bladder problems at all")
+    [escalation] = await escalations(bot)
+    assert escalation.tier == "emergency"
+    [checkin] = await checkins(bot)
+    assert checkin.state["escalated"] == "emergency"
+    assert [a for a in advice_messages(bot, pat) if not a.startswith("<b>🚨")] == []
+
+
+async def test_a_typed_time_zone_is_still_taken_as_one(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/start")
+    await bot.press(pat, "Yes, that's OK", "Other (type it)")
+    await bot.send(pat, "Europe/Paris")
+    assert "Saved: Europe/Paris" in bot.api.texts_sent(pat.chat_id)[-2]
+
+
+async def test_what_patients_type_never_reaches_a_log(
+    bot: Harness, pat: Person, caplog: pytest.LogCaptureFixture
+) -> None:
+    silence_loguru()
+    leaked: list[str] = []
+    sink = logger.add(leaked.append, level="TRACE")
+    caplog.set_level(logging.DEBUG)
+    try:
+        await onboard(bot, pat)
+        secret = "xyzzy I wet myself and can't feel my bum plugh"
+        await bot.send(pat, secret)
+        await bot.send(pat, "plugh maybe numb down there? xyzzy")
+    finally:
+        logger.remove(sink)
+    logged = caplog.text + "".join(leaked)
+    assert "xyzzy" not in logged and "plugh" not in logged
+    assert await escalations(bot)  # it was read, and escalated
+
+
+async def test_free_text_is_stored_only_with_a_check_in(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "hello there")
+    async with bot.services.sessions() as session:
+        notes = (await session.scalars(select(CheckIn.note))).all()
+    assert notes == []
