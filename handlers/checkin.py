@@ -13,7 +13,7 @@ from bot.findings import decode_codes
 from bot.text_intake import TextKind, TextOutcome
 from handlers import escalations, settings, views
 from handlers.callback_data import CheckinTap, FindingTap, NoteTap, ResumeTap
-from handlers.common import edit, freeze, message_of, who
+from handlers.common import answer_quietly, edit, freeze, message_of, who
 from handlers.context import Context
 from handlers.onboarding import zone_typed
 
@@ -77,16 +77,18 @@ async def tap(update: Update, context: Context, data: CheckinTap) -> None:
             await freeze(query, catalog.text("checkin.expired", reply.language))
         return
     if reply.status is Status.AT_START:
-        await query.answer()
+        await answer_quietly(query)
         return
-    await query.answer()
+    if reply.advice is not None:
+        # The advice comes first, as a new message, even before the tap is acknowledged.
+        await escalations.send_now(context, reply.advice)
+    await answer_quietly(query)
     if reply.status is Status.CANCELLED:
         await edit(query, catalog.text("checkin.cancelled", reply.language))
         return
     if reply.advice is not None:
-        # The advice comes first, as a new message; the old question is frozen. After emergency
-        # advice nothing follows; otherwise the check-in (or its summary) carries on below.
-        await escalations.send_now(context, reply.advice)
+        # The old question is frozen. After emergency advice nothing follows; otherwise the
+        # check-in (or its summary) carries on below the advice.
         await freeze(query, catalog.text("checkin.resent_below", reply.language))
         if not reply.ended:
             await _send_screen(context, chat_id, reply)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,17 @@ async def freeze(query: CallbackQuery, text: str) -> None:
     """Replace an old question with a short line and no buttons; best effort (it may be gone)."""
     try:
         await query.edit_message_text(text)
-    except BadRequest as exc:
-        log.info("could not edit an old message: %s", exc.message)
+    except TelegramError as exc:
+        log.info("could not edit an old message: %s", type(exc).__name__)
+
+
+async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button tap; if Telegram fails to take the answer, carry on: the spinner stops by
+    itself, and what the tap did (advice above all) matters more."""
+    try:
+        await query.answer(text)
+    except TelegramError as exc:
+        log.info("could not answer a button tap: %s", type(exc).__name__)
 
 
 def message_of(update: Update) -> Message:
