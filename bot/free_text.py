@@ -12,8 +12,8 @@ logs every token through loguru) is not used; spaCy's rule-based sentencizer is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,7 +26,13 @@ from bot.findings import Certainty, Code, Finding
 CHEST_PAIN = "chest_pain"
 BREATHLESS = "breathless"
 MS_HUG = "ms_hug"
-HELPER_LABELS = frozenset({CHEST_PAIN, BREATHLESS, MS_HUG})
+CHEST_ALARM = "chest_alarm"
+"""Sweating, sickness, faintness, pain into the jaw or arm: chest pain with these counts even when
+the patient also mentions their MS hug."""
+LOOK_ALIKE = "look_alike"
+"""Everyday phrases that contain a sign's words ("fell asleep", "couldn't stand that film"): any
+match they overlap is dropped."""
+HELPER_LABELS = frozenset({CHEST_PAIN, BREATHLESS, MS_HUG, CHEST_ALARM, LOOK_ALIKE})
 
 _CONTRACTIONS = (
     (r"\b(can ?no?t|can'?t|carn'?t|cnt|cannae)\b", "can not"),
@@ -47,7 +53,11 @@ _CONTRACTIONS = (
     (r"\b(ai ?n'?t)\b", "is not"),
     (r"\bi'?m\b", "i am"),
     (r"\bi'?ve\b", "i have"),
+    (r"\bi'll\b", "i will"),
     (r"\bit'?s\b", "it is"),
+    (r"\b(that|there|what)'?s\b", r"\1 is"),
+    (r"\b(they|you|we)'re\b", r"\1 are"),
+    (r"\btheyre\b", "they are"),
     (r"\b(\w+)'s\b", r"\1 s"),
 )
 _COMPILED = tuple((re.compile(p), r) for p, r in _CONTRACTIONS)
@@ -68,14 +78,25 @@ GAP_STOPS = ("not", "no", "never", "nor", "but", ".", "!", "?", ";")
 pattern must not run on from one sentence or clause into the next."""
 
 
-def compile_patterns(spec: str) -> list[list[dict[str, Any]]]:
+_WORD_CLASS = re.compile(r"@(\w+)")
+
+
+def compile_patterns(
+    spec: str, words: Mapping[str, str] | None = None
+) -> list[list[dict[str, Any]]]:
     """A pattern written compactly in the terms file, as spaCy token patterns:
 
     ``a|b`` one word, any of these; ``no_feeling`` (words joined by ``_``) a phrase among the
     choices; ``re:^pee`` one word matching the regex; a trailing ``?`` makes the slot optional;
-    ``*N`` skips up to N words, but never a negation, "but" or a sentence end (``GAP_STOPS``).
-    Phrases expand into one pattern each.
+    a leading ``^`` means the slot starts a sentence; ``@name`` stands for the word class
+    ``name`` of the terms file (``words``); ``*N`` skips up to N words, but never a negation,
+    "but" or a sentence end (``GAP_STOPS``). Phrases expand into one pattern each.
     """
+    for _ in range(5):
+        expanded = _WORD_CLASS.sub(lambda m: _word_class(m.group(1), words), spec)
+        if expanded == spec:
+            break
+        spec = expanded
     patterns: list[list[dict[str, Any]]] = [[]]
     for part in spec.split():
         if part.startswith("*") and part[1:].isdigit():
@@ -83,6 +104,8 @@ def compile_patterns(spec: str) -> list[list[dict[str, Any]]]:
             for pattern in patterns:
                 pattern.append(dict(gap))
             continue
+        sentence_start = part.startswith("^") and len(part) > 1
+        part = part[1:] if sentence_start else part
         optional = part.endswith("?") and len(part) > 1
         word = part[:-1] if optional else part
         if word.startswith("re:"):
@@ -95,12 +118,20 @@ def compile_patterns(spec: str) -> list[list[dict[str, Any]]]:
                 slots.insert(
                     0, [{"LOWER": {"IN": single}} if len(single) > 1 else {"LOWER": single[0]}]
                 )
+        if sentence_start:
+            slots = [[{**slot[0], "IS_SENT_START": True}, *slot[1:]] for slot in slots]
         if optional:
             slots.append([])
         patterns = [pattern + slot for pattern in patterns for slot in slots]
         if len(patterns) > MAX_EXPANSIONS:
             raise ValueError(f"pattern expands too far: {spec!r}")
     return [p for p in patterns if p]
+
+
+def _word_class(name: str, words: Mapping[str, str] | None) -> str:
+    if not words or name not in words:
+        raise ValueError(f"unknown word class @{name}")
+    return words[name]
 
 
 @dataclass(frozen=True)
@@ -111,6 +142,8 @@ class Terms:
     source: str
     targets: dict[str, tuple[str, ...]]
     modifiers: tuple[dict[str, Any], ...]
+    words: dict[str, str] = field(default_factory=dict)
+    """Named word classes (``@name`` in a pattern)."""
 
 
 def load_terms(language: str = "en") -> Terms:
@@ -120,7 +153,8 @@ def load_terms(language: str = "en") -> Terms:
     unknown = set(targets) - {c.value for c in Code} - HELPER_LABELS
     if unknown:
         raise ValueError(f"content/{language}/red_flag_terms.yaml: unknown labels {unknown}")
-    return Terms(language, str(raw["source"]), targets, tuple(raw["modifiers"]))
+    words = {str(k): " ".join(str(v).split()) for k, v in (raw.get("words") or {}).items()}
+    return Terms(language, str(raw["source"]), targets, tuple(raw["modifiers"]), words)
 
 
 _EXCLUDING = {
@@ -135,8 +169,38 @@ _SPANS = "red_flags"
 """The span group the target matcher writes to and ConText reads: a group rather than
 ``doc.ents`` so that two signs may overlap ("legs went from under me" is a fall and can't-walk)."""
 
-FIRST_PERSON = frozenset({"i", "my", "me", "myself"})
-"""Words that bring a sentence back to the patient: "my wife says my face is drooping"."""
+FIRST_PERSON = frozenset({"my", "me", "myself", "mine"})
+"""Words that bring a sentence back to the patient: "my wife says my face is drooping". "I" counts
+when a verb of the patient's own follows (``I_VERBS``): "he says I am slurring", not "the horse I
+ride"."""
+I_VERBS = frozenset(
+    {
+        "am",
+        "have",
+        "was",
+        "had",
+        "can",
+        "could",
+        "feel",
+        "felt",
+        "keep",
+        "kept",
+        "do",
+        "did",
+        "just",
+        "sound",
+        "sounded",
+        "seem",
+        "seemed",
+        "look",
+        "looked",
+        "will",
+        "would",
+        "also",
+        "really",
+        "literally",
+    }
+)
 
 
 class TextReader:
@@ -151,7 +215,7 @@ class TextReader:
         self.terms = terms
         nlp = spacy.blank(terms.language)
         nlp.add_pipe("sentencizer")
-        matcher = nlp.add_pipe(
+        matcher: Any = nlp.add_pipe(
             "medspacy_target_matcher",
             config={"result_type": "group", "span_group_name": _SPANS, "prune": False},
         )
@@ -160,11 +224,11 @@ class TextReader:
                 TargetRule(spec, label, pattern=pattern)
                 for label, specs in terms.targets.items()
                 for spec in specs
-                for pattern in compile_patterns(spec)
+                for pattern in compile_patterns(spec, terms.words)
             ]
         )
         # No global max_scope: a modifier's scope is its sentence, cut to the rule's max_scope.
-        self.context = nlp.add_pipe(
+        context: Any = nlp.add_pipe(
             "medspacy_context",
             config={
                 "rules": None,
@@ -174,7 +238,7 @@ class TextReader:
             },
             last=True,
         )
-        self.context.add(
+        context.add(
             [
                 ConTextRule(
                     rule["literal"],
@@ -189,7 +253,7 @@ class TextReader:
                 )
                 for rule in terms.modifiers
                 for pattern in compile_patterns(
-                    rule.get("pattern", rule["literal"].replace(" ", "_"))
+                    rule.get("pattern", rule["literal"].replace(" ", "_")), terms.words
                 )
             ]
         )
@@ -202,7 +266,9 @@ class TextReader:
         for name, component in self.nlp.pipeline:
             doc = component(doc)
             if name == "medspacy_target_matcher":
-                doc.spans[_SPANS] = _longest_per_label(doc.spans.get(_SPANS, []))
+                doc.spans[_SPANS] = _without_look_alikes(
+                    _longest_per_label(doc.spans.get(_SPANS, []))
+                )
         found: dict[str, list[tuple[Certainty, str]]] = {}
         for span in doc.spans[_SPANS]:
             certainty, reason = _certainty(span)
@@ -232,6 +298,16 @@ def _longest_per_label(spans: Iterable[Any]) -> list[Any]:
     return sorted(kept, key=lambda s: (s.start, s.end))
 
 
+def _without_look_alikes(spans: list[Any]) -> list[Any]:
+    look_alikes = [s for s in spans if s.label_ == LOOK_ALIKE]
+    return [
+        s
+        for s in spans
+        if s.label_ != LOOK_ALIKE
+        and not any(a.start < s.end and s.start < a.end for a in look_alikes)
+    ]
+
+
 def _not_about_me(target: Any, modifier: Any, _between: Any) -> bool:
     """Someone else's sign, unless the patient speaks of themself in the sign or between it and
     the person named: "my husband says my face is drooping", "me and my wife tried ..."."""
@@ -242,7 +318,12 @@ def _not_about_me(target: Any, modifier: Any, _between: Any) -> bool:
         between = doc[target.end : modifier.start]
     else:
         between = doc[0:0]
-    return not any(t.lower_ in FIRST_PERSON for t in (*between, *target))
+    tokens = [*between, *target]
+    return not any(
+        t.lower_ in FIRST_PERSON
+        or (t.lower_ == "i" and t.i + 1 < len(doc) and doc[t.i + 1].lower_ in I_VERBS)
+        for t in tokens
+    )
 
 
 def _certainty(ent: Any) -> tuple[Certainty, str]:
@@ -268,11 +349,18 @@ def _best(values: Iterable[tuple[Certainty, str]]) -> tuple[Certainty, str]:
 
 
 def _resolve_chest(labels: dict[str, tuple[Certainty, str]]) -> None:
-    """Chest pain counts unless it is the familiar MS band with no breathlessness;
-    breathlessness counts on its own."""
+    """Chest pain counts unless it is the familiar MS band (mentioned and not denied: "this isn't
+    my hug") with neither breathlessness nor an alarm feature (sweating, sickness, faintness, pain
+    into the jaw or arm); breathlessness counts on its own."""
     pain = labels.get(CHEST_PAIN)
     breath = labels.get(BREATHLESS)
-    candidates = [v for v in (breath, pain if MS_HUG not in labels else None) if v is not None]
+    hug = labels.get(MS_HUG)
+    alarm = labels.get(CHEST_ALARM)
+    familiar = hug is not None and hug[0] is not Certainty.EXCLUDED
+    alarming = alarm is not None and alarm[0] is not Certainty.EXCLUDED
+    if pain is not None and familiar and not alarming:
+        pain = None
+    candidates = [v for v in (breath, pain) if v is not None]
     if candidates and Code.CHEST.value not in labels:
         labels[Code.CHEST.value] = _best(candidates)
     elif candidates:

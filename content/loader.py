@@ -1,4 +1,4 @@
-"""Load and validate the content catalogue: messages, questionnaire, snippets, red-flag phrases.
+"""Load and validate the content catalogue: messages, questionnaire, snippets, red-flag terms.
 
 Everything a patient reads comes from here, by id, so a clinician can review the YAML without
 reading Python, and another language is a new folder rather than new code.
@@ -6,8 +6,6 @@ reading Python, and another language is a new folder rather than new code.
 
 from __future__ import annotations
 
-import re
-import string
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -87,26 +85,9 @@ class _Snippets(_Strict):
     snippets: tuple[Snippet, ...]
 
 
-class _Phrases(_Strict):
-    language: str
-    source: str
-    phrases: tuple[str, ...]
-
-
 class _Emergency(_Strict):
     source: str
     numbers: dict[str, str]
-
-
-_SPACES = re.compile(r"\s+")
-_DROP = str.maketrans("", "", "'’`")
-_PUNCT = str.maketrans({c: " " for c in string.punctuation if c not in "'"})
-
-
-def normalise_text(text: str) -> str:
-    """Lower-case, drop apostrophes, turn punctuation into spaces and fold white space."""
-    lowered = text.lower().translate(_DROP).translate(_PUNCT)
-    return _SPACES.sub(" ", lowered).strip()
 
 
 @dataclass(frozen=True)
@@ -117,8 +98,8 @@ class Catalog:
     questionnaire: Questionnaire
     messages: dict[str, dict[str, Message]]  # language -> id -> message
     snippets: dict[str, tuple[Snippet, ...]]  # language -> snippets
-    red_flag_phrases: dict[str, tuple[str, ...]]  # language -> normalised phrases
-    red_flag_source: str
+    red_flag_sources: dict[str, str]
+    """language -> the source of its red-flag terms (the terms are read by bot/free_text.py)."""
     emergency_numbers: dict[str, str]
 
     @property
@@ -146,11 +127,6 @@ class Catalog:
 
     def snippets_for(self, language: str) -> tuple[Snippet, ...]:
         return self.snippets.get(language, self.snippets[DEFAULT_LANGUAGE])
-
-    def phrases_for(self, language: str) -> tuple[str, ...]:
-        # English phrases are always checked too: people often write in more than one language.
-        own = self.red_flag_phrases.get(language, ())
-        return tuple(dict.fromkeys(own + self.red_flag_phrases[DEFAULT_LANGUAGE]))
 
     def source_title(self, source_id: str) -> str:
         return self.sources[source_id].short
@@ -183,8 +159,7 @@ def load_catalog(root: resources.abc.Traversable | None = None) -> Catalog:
     )
     messages: dict[str, dict[str, Message]] = {}
     snippets: dict[str, tuple[Snippet, ...]] = {}
-    phrases: dict[str, tuple[str, ...]] = {}
-    red_source = questionnaire.source
+    red_sources: dict[str, str] = {}
     for folder in sorted(base.iterdir(), key=lambda p: p.name):
         if not folder.is_dir() or folder.name.startswith(("_", ".")):
             continue
@@ -199,21 +174,19 @@ def load_catalog(root: resources.abc.Traversable | None = None) -> Catalog:
                 _Snippets, _read_yaml(folder / "snippets.yaml"), f"{lang}/snippets.yaml"
             )
             snippets[lang] = sn.snippets
-        if (folder / "red_flag_phrases.yaml").is_file():
-            ph: _Phrases = _parse(
-                _Phrases,
-                _read_yaml(folder / "red_flag_phrases.yaml"),
-                f"{lang}/red_flag_phrases.yaml",
-            )
-            phrases[lang] = tuple(normalise_text(p) for p in ph.phrases)
-            red_source = ph.source
+        if (folder / "red_flag_terms.yaml").is_file():
+            terms = _read_yaml(folder / "red_flag_terms.yaml")
+            if not isinstance(terms, dict) or not {"source", "targets", "modifiers"} <= set(terms):
+                raise ContentError(
+                    f"{lang}/red_flag_terms.yaml: needs source, targets and modifiers"
+                )
+            red_sources[lang] = str(terms["source"])
     catalog = Catalog(
         sources=sources,
         questionnaire=questionnaire,
         messages=messages,
         snippets=snippets,
-        red_flag_phrases=phrases,
-        red_flag_source=red_source,
+        red_flag_sources=red_sources,
         emergency_numbers=emergency.numbers,
     )
     _cross_check(catalog, emergency.source)
@@ -223,9 +196,9 @@ def load_catalog(root: resources.abc.Traversable | None = None) -> Catalog:
 def _cross_check(catalog: Catalog, emergency_source: str) -> None:
     if DEFAULT_LANGUAGE not in catalog.messages or DEFAULT_LANGUAGE not in catalog.snippets:
         raise ContentError(f"content/{DEFAULT_LANGUAGE}/ must have messages.yaml and snippets.yaml")
-    if DEFAULT_LANGUAGE not in catalog.red_flag_phrases:
-        raise ContentError(f"content/{DEFAULT_LANGUAGE}/red_flag_phrases.yaml is missing")
-    used = {catalog.questionnaire.source, catalog.red_flag_source, emergency_source}
+    if DEFAULT_LANGUAGE not in catalog.red_flag_sources:
+        raise ContentError(f"content/{DEFAULT_LANGUAGE}/red_flag_terms.yaml is missing")
+    used = {catalog.questionnaire.source, emergency_source, *catalog.red_flag_sources.values()}
     for lang, table in catalog.messages.items():
         used.update(m.source for m in table.values())
         for step_id, step in catalog.questionnaire.steps.items():
