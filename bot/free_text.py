@@ -51,6 +51,8 @@ _CONTRACTIONS = (
     (r"\b(had ?n'?t)\b", "had not"),
     (r"\b(should ?n'?t)\b", "should not"),
     (r"\b(ai ?n'?t)\b", "is not"),
+    (r"\b(p|w)ee'd\b", r"\1eed"),
+    (r"\bpoo'd\b", "pooed"),
     (r"\bi'?m\b", "i am"),
     (r"\bi'?ve\b", "i have"),
     (r"\bi'll\b", "i will"),
@@ -73,9 +75,9 @@ def normalise(text: str) -> str:
 
 
 MAX_EXPANSIONS = 1024
-GAP_STOPS = ("not", "no", "never", "nor", "but", ".", "!", "?", ";")
+GAP_STOPS = ("not", "no", "never", "nor", "but", ".", "!", "?", ";", ",")
 """Words a ``*N`` gap never skips: "legs * numb" must not match "legs are not numb", and a
-pattern must not run on from one sentence or clause into the next."""
+pattern must not run on from one clause into the next (and swallow its "long gone")."""
 
 
 _WORD_CLASS = re.compile(r"@(\w+)")
@@ -90,7 +92,7 @@ def compile_patterns(
     choices; ``re:^pee`` one word matching the regex; a trailing ``?`` makes the slot optional;
     a leading ``^`` means the slot starts a sentence; ``@name`` stands for the word class
     ``name`` of the terms file (``words``); ``*N`` skips up to N words, but never a negation,
-    "but" or a sentence end (``GAP_STOPS``). Phrases expand into one pattern each.
+    "but" or a comma (``GAP_STOPS``). Phrases expand into one pattern each.
     """
     for _ in range(5):
         expanded = _WORD_CLASS.sub(lambda m: _word_class(m.group(1), words), spec)
@@ -111,21 +113,41 @@ def compile_patterns(
         if word.startswith("re:"):
             slots: list[list[dict[str, Any]]] = [[{"LOWER": {"REGEX": word[3:]}}]]
         else:
-            choices = word.split("|")
-            single = [c for c in choices if "_" not in c]
-            slots = [[{"LOWER": w} for w in c.split("_")] for c in choices if "_" in c]
-            if single:
-                slots.insert(
-                    0, [{"LOWER": {"IN": single}} if len(single) > 1 else {"LOWER": single[0]}]
-                )
+            slots = [
+                [{"LOWER": {"IN": ws}} if len(ws) > 1 else {"LOWER": ws[0]} for ws in phrase]
+                for phrase in _merge_phrases([c.split("_") for c in word.split("|")])
+            ]
         if sentence_start:
             slots = [[{**slot[0], "IS_SENT_START": True}, *slot[1:]] for slot in slots]
-        if optional:
+        if optional and len(slots) == 1 and len(slots[0]) == 1:
+            slots = [[{**slots[0][0], "OP": "?"}]]
+        elif optional:
             slots.append([])
         patterns = [pattern + slot for pattern in patterns for slot in slots]
         if len(patterns) > MAX_EXPANSIONS:
             raise ValueError(f"pattern expands too far: {spec!r}")
     return [p for p in patterns if p]
+
+
+def _merge_phrases(phrases: list[list[str]]) -> list[list[list[str]]]:
+    """Phrases of one length that differ in one word only become one token pattern ("can not",
+    "could not" -> [can|could] [not]), so that the matcher has fewer patterns to try. Exact: a
+    phrase joins a group only where every other word of the group is a single word."""
+    merged: list[list[list[str]]] = []
+    for phrase in phrases:
+        for group in merged:
+            if len(group) != len(phrase):
+                continue
+            differ = [i for i, ws in enumerate(group) if phrase[i] not in ws]
+            if not differ:
+                break
+            i = differ[0]
+            if len(differ) == 1 and all(len(ws) == 1 for j, ws in enumerate(group) if j != i):
+                group[i].append(phrase[i])
+                break
+        else:
+            merged.append([[w] for w in phrase])
+    return merged
 
 
 def _word_class(name: str, words: Mapping[str, str] | None) -> str:
@@ -169,7 +191,7 @@ _SPANS = "red_flags"
 """The span group the target matcher writes to and ConText reads: a group rather than
 ``doc.ents`` so that two signs may overlap ("legs went from under me" is a fall and can't-walk)."""
 
-FIRST_PERSON = frozenset({"my", "me", "myself", "mine"})
+FIRST_PERSON = frozenset({"my", "me", "myself"})
 """Words that bring a sentence back to the patient: "my wife says my face is drooping". "I" counts
 when a verb of the patient's own follows (``I_VERBS``): "he says I am slurring", not "the horse I
 ride"."""
