@@ -6,18 +6,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.findings import Code, encode_codes
 from bot.timezones import QUICK_ZONES
 from content.loader import default_catalog
 from handlers.callback_data import (
     MAX_BYTES,
     CheckinTap,
     ConsentTap,
+    FindingTap,
     NoteTap,
+    ProfileTap,
     ResumeTap,
     ZoneTap,
     decode,
     encode,
 )
+from handlers.views import PROFILE_ORDER
 
 BIGGEST_ID = 10**18 - 1
 
@@ -30,6 +34,12 @@ def all_taps() -> list[object]:
         for option in [*options, "<", ">", "x", *([spec.none_option] if spec.none_option else [])]:
             taps.append(CheckinTap(BIGGEST_ID, step, option))
     taps += [ResumeTap(BIGGEST_ID, True), NoteTap(BIGGEST_ID, False), NoteTap(1, True)]
+    # "Is this new?" about typed warning signs: one sign, and every sign at once.
+    for codes in (frozenset({Code.SADDLE}), frozenset(Code)):
+        for checkin_id in (None, BIGGEST_ID):
+            for is_new in (True, False):
+                taps.append(FindingTap(encode_codes(codes), is_new, checkin_id))
+    taps += [ProfileTap(field, answer) for field in PROFILE_ORDER for answer in ("y", "n", "u")]
     return taps
 
 
@@ -48,7 +58,12 @@ def test_decoding_anything_never_raises(data: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [None, "", "c:0:pain:3", "c:-1:pain:3", "c:1:PAIN:3", "r:1:maybe", "tz:Mars/Base"]
-)
+    "data",
+    [
+        None, "", "c:0:pain:3", "c:-1:pain:3", "c:1:PAIN:3", "r:1:maybe", "tz:Mars/Base",
+        "f:bb:maybe", "f:b:y", "f:bb:y:0", "f::y", "f:" + ".".join(["bb"] * 12) + ":y",
+        "p:imm:maybe", "p:age:y", "p:imm",
+    ],
+)  # fmt: skip
 def test_malformed_data_decodes_to_nothing(data: str | None) -> None:
     assert decode(data) is None

@@ -6,12 +6,32 @@ import re
 
 from sqlalchemy import select, text
 
-from db.models import CaregiverInvite, CaregiverLink, CaregiverView, User
-from handlers.caregivers import _send_each
+from bot.findings import Code
+from bot.triage import Facts, assess
+from db.models import (
+    CaregiverAlert,
+    CaregiverInvite,
+    CaregiverLink,
+    CaregiverView,
+    Escalation,
+    User,
+)
 from handlers.context import Context
+from handlers.escalations import alert_caregivers, outbox_job
 from tests.botapi import BOT_USERNAME
 from tests.harness import Harness, Person
-from tests.test_checkin_flow import onboard
+from tests.test_checkin_flow import (
+    BLADDER,
+    CHEST,
+    DONE,
+    FALL,
+    FEVER,
+    advice_messages,
+    checkins,
+    escalations,
+    onboard,
+    up_to_warnings,
+)
 
 INVITE = re.compile(rf"https://t\.me/{BOT_USERNAME}\?start=([A-Za-z0-9_-]+)")
 
@@ -30,13 +50,19 @@ async def link(bot: Harness, patient: Person, caregiver: Person) -> None:
     await bot.press(caregiver, "Accept")
 
 
-async def red_flag(bot: Harness, patient: Person) -> None:
-    await bot.send(patient, "/checkin")
-    await bot.press(patient, "8", "Yes")
+async def emergency(bot: Harness, patient: Person) -> None:
+    """A check-in that ends in emergency advice: trouble with the bladder, ticked as new."""
+    await up_to_warnings(bot, patient)
+    await bot.press(patient, BLADDER, DONE)
 
 
 def alerts_to(bot: Harness, person: Person) -> list[str]:
-    return [t for t in bot.api.texts_sent(person.chat_id) if "warning sign" in t]
+    """Alerts a caregiver received about someone they follow, of any tier."""
+    return [
+        t
+        for t in bot.api.texts_sent(person.chat_id)
+        if t.startswith(("🚨", "⚠️", "ℹ️")) and (" reported" in t or "'s check-in:" in t)
+    ]
 
 
 async def test_invite_accept_view_and_remove(bot: Harness, pat: Person, sam: Person) -> None:
@@ -148,26 +174,64 @@ async def test_forged_callbacks_get_nothing(bot: Harness, pat: Person, sam: Pers
     assert views == []
 
 
-async def test_red_flag_reaches_every_caregiver_even_if_one_blocked_the_bot(
+async def test_emergency_reaches_every_caregiver_even_if_one_blocked_the_bot(
     bot: Harness, pat: Person, sam: Person
 ) -> None:
-    await onboard(bot, pat)
+    await onboard(bot, pat)  # Berlin: 112
     carol = Person(3003, "Carol")
     await link(bot, pat, sam)
     await link(bot, pat, carol)
     bot.api.blocked_chats.add(sam.chat_id)
-    await red_flag(bot, pat)
+    await emergency(bot, pat)
     [alert] = alerts_to(bot, carol)
-    assert "Pat reported a warning sign: severe back pain after a fall or injury" in alert
-    assert "urgent medical care now (call 112)" in alert
+    assert alert == (
+        "🚨 Pat reported a warning sign: new trouble holding or passing urine or stool.\n"
+        "The bot told them to call 112 or go to the emergency department now. "
+        "Please check on them now."
+    )
     assert alerts_to(bot, sam) == []
-    # The patient got their advice first, and the check-in went on.
-    assert "Where is the pain?" in bot.screen(pat).text
-    # Carol can see it in the history, though the check-in is not finished.
+    # The patient got their advice; after an emergency nothing else is asked.
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith("<b>🚨 Please call 112 now")
+    assert bot.api.texts_sent(pat.chat_id)[-1] == advice
+    async with bot.services.sessions() as session:
+        alerts = {a.link_id: a for a in (await session.scalars(select(CaregiverAlert))).all()}
+        links = {
+            link.caregiver_id: link.id
+            for link in (await session.scalars(select(CaregiverLink))).all()
+        }
+        ids = dict((await session.execute(select(User.telegram_id, User.id))).all())
+    sams, carols = alerts[links[ids[sam.user_id]]], alerts[links[ids[carol.user_id]]]
+    assert carols.sent_at is not None
+    assert sams.sent_at is None and sams.failed == "blocked" and sams.next_attempt_at is None
+    # Carol can see it in the history, marked.
     await bot.send(carol, "/patients")
     await bot.press(carol, "Pat")
     [history] = [m.text for m in bot.api.chat(carol.chat_id) if "Pat: the last 7 days" in m.text]
-    assert "Mon 2 Mar: pain 8 · not finished 🚨" in history
+    assert "Mon 2 Mar: pain 3 · Lower back · Tiredness (fatigue) 🚨" in history
+
+
+async def test_urgent_advice_mid_check_in_alerts_and_shows_in_history_unfinished(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await up_to_warnings(bot, pat, pain="4")
+    await bot.press(pat, FEVER, CHEST, DONE)
+    # Urgent advice for the fever, then the chest question; the patient goes no further.
+    assert "tight band you know from MS" in bot.screen(pat).text
+    [alert] = alerts_to(bot, sam)
+    assert alert == (
+        "⚠️ Pat reported: a fever, or feeling hot and shivery. The bot told them to get medical "
+        "advice today. You may want to check on them."
+    )
+    [checkin] = await checkins(bot)
+    assert checkin.status == "open"
+    # A warning is never hidden: the unfinished check-in is shown, marked.
+    await bot.send(sam, "/patients")
+    await bot.press(sam, "Pat")
+    [history] = [m.text for m in bot.api.chat(sam.chat_id) if "Pat: the last 7 days" in m.text]
+    assert "Mon 2 Mar: pain 4 · Lower back · Tiredness (fatigue) · not finished 🚨" in history
 
 
 async def test_removed_caregiver_gets_no_alert_even_one_already_queued(
@@ -175,44 +239,87 @@ async def test_removed_caregiver_gets_no_alert_even_one_already_queued(
 ) -> None:
     await onboard(bot, pat)
     await link(bot, pat, sam)
-    name, queued = await bot.services.caregivers.recipients(pat.user_id, "red")
-    assert name == "Pat" and len(queued) == 1
+    # An escalation stored in the outbox, its alert to Sam queued but not yet sent.
+    async with bot.services.sessions.begin() as session:
+        patient = await session.scalar(select(User).where(User.telegram_id == pat.user_id))
+        assert patient is not None
+        findings = frozenset({Code.BLADDER_BOWEL})
+        advice = await bot.services.outbox.record(
+            session, patient, None, assess(Facts(findings)), findings, 3
+        )
+    async with bot.services.sessions() as session:
+        [queued] = (await session.scalars(select(CaregiverAlert))).all()
+    assert queued.escalation_id == advice.escalation_id and queued.sent_at is None
     await bot.send(pat, "/caregivers")
     await bot.press(pat, "Remove Sam")
-    sent = await _send_each(Context(bot.app), queued, {"en": "alert"})  # type: ignore[arg-type]
-    assert sent == 0
-    await red_flag(bot, pat)
+    assert await alert_caregivers(Context(bot.app), advice.escalation_id) == 0  # type: ignore[arg-type]
+    bot.clock.advance(minutes=5)
+    await outbox_job(Context(bot.app))  # type: ignore[arg-type]
+    async with bot.services.sessions() as session:
+        [queued] = (await session.scalars(select(CaregiverAlert))).all()
+    assert queued.sent_at is None and queued.failed == "removed"
+    assert queued.next_attempt_at is None
+    # And a new emergency after the removal queues nothing for Sam.
+    await emergency(bot, pat)
     assert alerts_to(bot, sam) == []
+    async with bot.services.sessions() as session:
+        assert len((await session.scalars(select(CaregiverAlert))).all()) == 1
 
 
-async def test_amber_alerts_only_when_the_patient_chose_them(
+async def test_other_advice_reaches_caregivers_only_when_the_patient_chose_it(
     bot: Harness, pat: Person, sam: Person
 ) -> None:
-    await onboard(bot, pat)
+    await onboard(bot, pat)  # no bone risk: a fall with mild pain is "soon" advice
     await link(bot, pat, sam)
 
-    async def amber_checkin() -> None:
-        await bot.send(pat, "/checkin")
-        await bot.press(pat, "2", "Lower back", "Done ▶", "Burning", "Done ▶")
-        await bot.press(pat, "Bladder or bowel changes", "Done ▶", "Not sure", "No")
+    async def soon_checkin() -> None:
+        await up_to_warnings(bot, pat, pain="2")
+        await bot.press(pat, FALL, DONE)
+        assert advice_messages(bot, pat)[-1].startswith("<b>ℹ️")
 
-    await amber_checkin()
-    assert not [t for t in bot.api.texts_sent(sam.chat_id) if "ℹ️ Pat" in t]
+    await soon_checkin()
+    assert alerts_to(bot, sam) == []
     await bot.send(pat, "/caregivers")
     await bot.press(pat, "ℹ️ Other advice: off")
     assert "ℹ️ Other advice: on" in bot.screen(pat).labels()
-    await amber_checkin()
-    [alert] = [t for t in bot.api.texts_sent(sam.chat_id) if "ℹ️ Pat" in t]
-    assert "unsure about a warning-sign question" in alert and "MS team" in alert
+    bot.clock.advance(days=1)
+    await soon_checkin()
+    [alert] = alerts_to(bot, sam)
+    assert alert == (
+        "ℹ️ Pat's check-in: a fall or an injury. The bot advised them to contact their MS team "
+        "in the next day or two."
+    )
+    assert [e.tier for e in await escalations(bot)] == ["soon", "soon"]
 
 
-async def test_red_alerts_can_be_turned_off(bot: Harness, pat: Person, sam: Person) -> None:
+async def test_urgent_alerts_can_be_turned_off(bot: Harness, pat: Person, sam: Person) -> None:
     await onboard(bot, pat)
     await link(bot, pat, sam)
     await bot.send(pat, "/caregivers")
     await bot.press(pat, "🚨 Urgent alerts: on")
-    await red_flag(bot, pat)
+    assert "🚨 Urgent alerts: off" in bot.screen(pat).labels()
+    await emergency(bot, pat)  # emergency advice
+    bot.clock.advance(days=1)
+    await up_to_warnings(bot, pat)
+    await bot.press(pat, FEVER, DONE)  # urgent advice
+    assert [e.tier for e in await escalations(bot)] == ["emergency", "urgent"]
     assert alerts_to(bot, sam) == []
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(CaregiverAlert))).all() == []
+
+
+async def test_other_advice_turned_on_does_not_cover_emergencies(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await bot.send(pat, "/caregivers")
+    await bot.press(pat, "🚨 Urgent alerts: on", "ℹ️ Other advice: off")
+    await emergency(bot, pat)
+    assert alerts_to(bot, sam) == []
+    async with bot.services.sessions() as session:
+        tiers = (await session.scalars(select(Escalation.tier))).all()
+    assert tiers == ["emergency"]
 
 
 async def test_missed_checkin_alert_after_n_days_once(
@@ -227,7 +334,8 @@ async def test_missed_checkin_alert_after_n_days_once(
 
     bot.clock.advance(days=1)
     await bot.send(pat, "/checkin")  # the quiet spell counts from the last check-in
-    await bot.press(pat, "0", "None of these")
+    await bot.press(pat, "0", "None of these", "None of these")
+    assert "your check-in is saved" in bot.screen(pat).text
     bot.clock.advance(days=1)
     await digests(Context(bot.app))  # type: ignore[arg-type]
     assert not [t for t in bot.api.texts_sent(sam.chat_id) if "has not done" in t]
@@ -249,7 +357,9 @@ async def test_weekly_summary_is_sent_and_recorded(bot: Harness, pat: Person, sa
 
     bot.clock.advance(days=2)
     await bot.send(pat, "/checkin")
-    await bot.press(pat, "3", "Lower back", "Done ▶", "Burning", "Done ▶", "None of these")
+    await bot.press(pat, "3", "Lower back", DONE, "Burning", DONE, "None of these")
+    await bot.press(pat, "None of these")  # the warning signs
+    assert "your check-in is saved" in bot.screen(pat).text
     bot.clock.advance(days=4)
     await digests(Context(bot.app))  # type: ignore[arg-type]
     assert not [t for t in bot.api.texts_sent(sam.chat_id) if "the last 7 days" in t]
@@ -280,14 +390,28 @@ async def test_the_patient_sees_the_next_question_before_caregivers_are_alerted(
 ) -> None:
     await onboard(bot, pat)
     await link(bot, pat, sam)
-    await red_flag(bot, pat)
+    await up_to_warnings(bot, pat)
+    await bot.press(pat, FEVER, CHEST, DONE)  # urgent advice, then the chest question
     sent = [c for c in bot.api.calls if c.method == "sendMessage" and c.ok]
     order = [
-        "advice" if "🚨 Please get urgent" in c.params["text"]
-        else "question" if "Where is the pain?" in c.params["text"]
-        else "alert" if "warning sign" in c.params["text"]
+        "advice" if c.params["text"].startswith("<b>⚠️ Please get medical advice today")
+        else "question" if "tight band you know from MS" in c.params["text"]
+        else "alert" if c.params["text"].startswith("⚠️ Pat reported")
         else "other"
         for c in sent
     ]  # fmt: skip
     relevant = [o for o in order if o != "other"]
     assert relevant == ["advice", "question", "alert"]
+
+
+async def test_after_an_emergency_the_advice_comes_before_the_caregivers_alert(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await emergency(bot, pat)
+    sent = [c.params["text"] for c in bot.api.calls if c.method == "sendMessage" and c.ok]
+    advice = next(i for i, t in enumerate(sent) if t.startswith("<b>🚨"))
+    alert = next(i for i, t in enumerate(sent) if t.startswith("🚨 Pat reported"))
+    assert advice < alert
+    assert all(not t.startswith(("<b>", "Where is", "What does")) for t in sent[advice + 1 :])

@@ -6,10 +6,10 @@ from sqlalchemy import select
 
 from bot.app import build_application
 from bot.config import Settings
-from db.models import CheckIn, CheckInAnswer
+from db.models import CheckIn, CheckInAnswer, User
 from tests.botapi import BotApiStandIn
 from tests.harness import Harness, ManualClock, Person, find_button
-from tests.test_checkin_flow import checkins, onboard
+from tests.test_checkin_flow import advice_messages, checkins, onboard
 
 
 async def state_of(bot: Harness) -> list[tuple[int, str, str, int]]:
@@ -33,6 +33,8 @@ async def test_restart_in_the_middle_resumes_from_the_database(
         two = Harness(api, second, clock)
         assert "What does it feel like" in two.screen(pat).text
         await two.press(pat, "Burning", "Done ▶", "None of these")
+        assert "NEW since your last check-in" in two.screen(pat).text
+        await two.press(pat, "None of these")
         assert "your check-in is saved" in two.screen(pat).text
         [checkin] = await checkins(two)
         assert checkin.status == "complete" and checkin.pain_score == 6
@@ -76,7 +78,7 @@ async def test_checkin_command_offers_to_carry_on(bot: Harness, pat: Person) -> 
     await bot.press(pat, "Carry on")
     screen = bot.screen(pat)
     assert "Where is the pain" in screen.text and "✅ Lower back" in screen.labels()
-    await bot.press(pat, "Done ▶", "Burning", "Done ▶", "None of these")
+    await bot.press(pat, "Done ▶", "Burning", "Done ▶", "None of these", "None of these")
     assert "your check-in is saved" in bot.screen(pat).text
     assert len(await checkins(bot)) == 1
 
@@ -111,7 +113,8 @@ async def test_finished_checkin_buttons_change_nothing(bot: Harness, pat: Person
     await bot.send(pat, "/checkin")
     question = bot.screen(pat)
     pain_button = find_button(question, "3")
-    await bot.press(pat, "0", "None of these")
+    await bot.press(pat, "0", "None of these", "None of these")
+    assert "your check-in is saved" in bot.screen(pat).text
     before = await state_of(bot)
     await bot.tap(pat, pain_button, question)
     assert "older message" in bot.api.calls_of("answerCallbackQuery")[-1].params["text"]
@@ -152,18 +155,31 @@ async def test_malformed_and_unknown_callback_data_get_a_polite_answer(
     assert await state_of(bot) == before
 
 
-async def test_text_where_a_button_is_expected_gets_a_hint(bot: Harness, pat: Person) -> None:
+async def test_text_where_a_button_is_expected_is_kept_and_answers_nothing(
+    bot: Harness, pat: Person
+) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/checkin")
     await bot.press(pat, "5")
-    before = await state_of(bot)
+    question = bot.screen(pat)
+    [(checkin_id, status, step, _)] = await state_of(bot)
     await bot.send(pat, "it hurts a lot")
-    assert "tap one of the buttons" in bot.screen(pat).text
-    assert await state_of(bot) == before
+    assert bot.screen(pat).text == (
+        "I've added that to this check-in. Please tap a button on the question above to carry on."
+    )
+    # No answer was taken from it and the check-in waits on the same question...
+    assert [(c, s, st) for c, s, st, _ in await state_of(bot)] == [(checkin_id, status, step)]
+    assert (status, step) == ("open", "where")
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(CheckInAnswer))).all() == []
         checkin = await session.scalar(select(CheckIn))
-    assert checkin is not None and checkin.note is None
+    # ...but what was typed is kept with the check-in, as its note.
+    assert checkin is not None and checkin.note == "it hurts a lot"
+    assert advice_messages(bot, pat) == []
+    # The question's buttons still work.
+    await bot.press(pat, "Lower back", "Done ▶")
+    feel = bot.message_with(pat, "Burning")
+    assert feel.message_id == question.message_id and "What does it feel like" in feel.text
 
 
 async def test_a_note_that_is_too_long_is_refused_and_can_be_sent_again(
@@ -171,7 +187,7 @@ async def test_a_note_that_is_too_long_is_refused_and_can_be_sent_again(
 ) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/checkin")
-    await bot.press(pat, "0", "None of these", "📝 Add a note")
+    await bot.press(pat, "0", "None of these", "None of these", "📝 Add a note")
     await bot.send(pat, "x" * 600)
     assert "a bit long" in bot.screen(pat).text
     await bot.send(pat, "Shorter now")
@@ -195,8 +211,33 @@ async def test_a_question_telegram_will_not_edit_is_sent_again(bot: Harness, pat
 async def test_starting_a_new_checkin_ends_the_note_offer(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/checkin")
-    await bot.press(pat, "0", "None of these", "📝 Add a note")
+    await bot.press(pat, "0", "None of these", "None of these", "📝 Add a note")
     await bot.send(pat, "/checkin")
     await bot.send(pat, "some text")
-    assert "tap one of the buttons" in bot.screen(pat).text
-    assert [c.note for c in await checkins(bot)] == [None, None]
+    # The text belongs to the check-in now open, not to the note the bot had asked for.
+    assert "I've added that to this check-in" in bot.screen(pat).text
+    assert [c.note for c in await checkins(bot)] == [None, "some text"]
+    async with bot.services.sessions() as session:
+        user = await session.scalar(select(User))
+    assert user is not None and user.awaiting is None
+
+
+async def test_text_shortly_after_a_check_in_is_added_to_its_note(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "0", "None of these", "None of these")
+    bot.clock.advance(minutes=20)
+    await bot.send(pat, "slept badly")
+    assert bot.screen(pat).text == "I've added that as a note to your last check-in."
+    bot.clock.advance(minutes=5)
+    await bot.send(pat, "better after a walk")
+    [checkin] = await checkins(bot)
+    assert checkin.note == "slept badly\nbetter after a walk"
+    # Much later, with no check-in open, text is not stored and the reply is the help.
+    bot.clock.advance(hours=3)
+    await bot.send(pat, "hello")
+    assert "/checkin" in bot.screen(pat).text and "No doctor or nurse reads" in bot.screen(pat).text
+    [checkin] = await checkins(bot)
+    assert checkin.note == "slept badly\nbetter after a walk"

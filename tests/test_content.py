@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ import textstat
 
 from bot.checkin import Answers, Engine, Step
 from bot.checkin_service import Summary
+from bot.findings import Code
 from bot.snippets import choose
+from bot.triage import RULES
 from content.loader import ContentError, default_catalog, load_catalog
 from handlers import views
 
@@ -80,16 +83,58 @@ def test_snippet_choice_for_no_pain_uses_general_snippets() -> None:
 
 
 def test_broken_content_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    # A copy of everything the loader may read, with one question text renamed away.
     root = Path(__file__).parents[1] / "content"
-    for name in ("sources.yaml", "questionnaire.yaml", "emergency_numbers.yaml"):
-        (tmp_path / name).write_text((root / name).read_text())
-    (tmp_path / "en").mkdir()
-    for name in ("snippets.yaml", "red_flag_phrases.yaml"):
-        (tmp_path / "en" / name).write_text((root / "en" / name).read_text())
-    messages = (root / "en" / "messages.yaml").read_text()
-    (tmp_path / "en" / "messages.yaml").write_text(messages.replace("q.saddle:", "q.other:"))
-    with pytest.raises(ContentError, match=r"q\.saddle"):
-        load_catalog(tmp_path)  # type: ignore[arg-type]
+    copy = tmp_path / "content"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    assert load_catalog(copy) is not None  # type: ignore[arg-type]  # the copy itself is sound
+    messages = (copy / "en" / "messages.yaml").read_text()
+    assert "q.warning:" in messages
+    (copy / "en" / "messages.yaml").write_text(messages.replace("q.warning:", "q.other:"))
+    with pytest.raises(ContentError, match=r"en/messages\.yaml.*q\.warning"):
+        load_catalog(copy)  # type: ignore[arg-type]
+
+
+WHERE = ("upper", "middle", "lower", "side_left", "side_right", "widespread", "legs", "arms")
+FEEL = ("burning", "tingling", "electric", "band", "aching", "cramping", "hard_to_say")
+
+
+def test_the_fit_table_covers_every_option() -> None:
+    engine = Engine(CATALOG.questionnaire)
+    assert set(engine.options(Step.WHERE)) == set(WHERE)
+    assert set(engine.options(Step.FEEL)) == set(FEEL)
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["alone", "with_legs"])
+@pytest.mark.parametrize(
+    ("step", "option"), [("where", o) for o in WHERE] + [("feel", o) for o in FEEL]
+)
+def test_the_most_specific_snippet_comes_first(step: str, option: str, spread: bool) -> None:
+    """A place or a feeling, alone or with pain spreading to the legs: the first tip is about
+    that place or feeling (a tip about the spread may follow, never lead)."""
+    where = {option} if step == "where" else set()
+    feel = {option} if step == "feel" else set()
+    if spread:
+        where.add("legs")
+    answers = Answers(pain=5, where=frozenset(where), feel=frozenset(feel))
+    first = choose(answers, SNIPPETS)[0]
+    assert f"{step}:{option}" in first.tags, (
+        f"{sorted(where)} / {sorted(feel)}: first snippet {first.id} {first.tags}"
+    )
+
+
+def test_every_warning_sign_and_rule_has_its_words() -> None:
+    """Each warning sign has a "you told me" line; each rule says why, and a rule that is not
+    about a warning sign says what it is about."""
+    for code in Code:
+        assert CATALOG.has_text(f"what.{code.value}"), code
+    for rule in RULES:
+        assert CATALOG.has_text(f"why.{rule.id}"), rule.id
+        if not rule.codes:
+            assert CATALOG.has_text(f"what.{rule.id}"), rule.id
+        assert rule.source in CATALOG.sources, rule.id
+    for tier in ("emergency", "urgent", "soon"):
+        assert CATALOG.has_text(f"tier.{tier}.head") and CATALOG.has_text(f"alert.{tier}")
 
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "ms-back-pain-article.txt"

@@ -1,7 +1,8 @@
 """The bot as an operator runs it (``python -m bot run``), talking HTTP to the Bot API stand-in.
 
-Long polling, migrations on start, a red flag, a clean stop on SIGTERM, and logs that hold neither
-the token nor anything the patient said."""
+Long polling, migrations on start, the profile questions, urgent advice by button, a warning sign
+typed in words (read by the free-text reader in the real process), a clean stop on SIGTERM, and logs
+that hold neither the token nor anything the patient said."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from db.models import Escalation
+from db.models import CheckIn, Escalation
 from db.session import create_engine, create_sessionmaker
 from tests.botapi import BotApiStandIn
 from tests.conftest import TOKEN
@@ -23,6 +24,7 @@ from tests.harness import Person, button_update, find_button, text_update
 
 ROOT = Path(__file__).parents[1]
 NOTE = "Sore after gardening, otherwise fine"
+TYPED = "forgot to say, I wet myself this morning and never have before"
 
 
 @pytest.fixture
@@ -89,16 +91,16 @@ async def test_bot_runs_with_long_polling_against_a_bot_api_over_http(
     await press(api, pat, "Yes, that's OK")
     await step("which time zone")
     await press(api, pat, "Berlin")
+    for question in ("lowers your defences", "bones be thinner", "ever had cancer"):
+        await step(question)
+        await press(api, pat, "No")
     await step("reminder each day")
     await press(api, pat, "Not now")
     await step("no reminders")
 
     api.push_update(text_update(pat, "/checkin"))
     await step("How much does your back hurt")
-    await press(api, pat, "9")
-    await step("fall or an injury")
-    await press(api, pat, "Yes")
-    await api.wait_for(lambda: any("🚨" in t for t in api.texts_sent(pat.chat_id)), timeout=30)
+    await press(api, pat, "6")
     await step("Where is the pain")
     for label in ("Lower back", "Done ▶"):  # two quick taps: handled in order
         await press(api, pat, label)
@@ -108,14 +110,25 @@ async def test_bot_runs_with_long_polling_against_a_bot_api_over_http(
     await press(api, pat, "Done ▶")
     await step("Anything else going on")
     await press(api, pat, "None of these")
+    await step("NEW since your last check-in")
+    await press(api, pat, "Fever, or hot and shivery")
+    await api.wait_for(lambda: "✅ Fever, or hot and shivery" in api.last(pat.chat_id).labels())
+    await press(api, pat, "Done ▶")
     await step("your check-in is saved")
+    texts = api.texts_sent(pat.chat_id)
+    [urgent] = [t for t in texts if t.startswith("<b>⚠️")]
+    assert texts.index(urgent) < len(texts) - 1  # the advice came before the summary
+    assert "follow the advice above" in texts[-1] and "💡" not in texts[-1]
     await press(api, pat, "📝 Add a note")
     await step("Type your note")
     api.push_update(text_update(pat, NOTE))
     await step("note is saved")
+    api.push_update(text_update(pat, TYPED))
+    await api.wait_for(lambda: any(t.startswith("<b>🚨") for t in api.texts_sent(pat.chat_id)))
 
-    red = next(t for t in api.texts_sent(pat.chat_id) if "🚨" in t)
-    assert "call 112" in red
+    red = next(t for t in api.texts_sent(pat.chat_id) if t.startswith("<b>🚨"))
+    assert "call 112" in red and "urine or stool" in red
+    assert "call your doctor's out-of-hours service" in urgent  # Germany: no NHS 111
 
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), timeout=30) == 0
@@ -123,14 +136,27 @@ async def test_bot_runs_with_long_polling_against_a_bot_api_over_http(
     assert "starting with long polling" in logs
     assert TOKEN not in logs and TOKEN.split(":")[1] not in logs
     assert NOTE not in logs and "gardening" not in logs
+    assert TYPED not in logs and "wet myself" not in logs
 
     engine = create_engine(f"sqlite+aiosqlite:///{db_file}")
     try:
         async with create_sessionmaker(engine)() as session:
-            rules = (await session.scalars(select(Escalation.rule_ids))).all()
+            rows = (
+                await session.execute(
+                    select(Escalation.tier, Escalation.rule_ids, Escalation.sent_at).order_by(
+                        Escalation.id
+                    )
+                )
+            ).all()
+            [checkin] = (await session.scalars(select(CheckIn))).all()
     finally:
         await engine.dispose()
-    assert rules == ["red.severe_pain_after_injury"]
+    assert [(tier, rules) for tier, rules, _ in rows] == [
+        ("urgent", "urgent.fever"),
+        ("emergency", "emergency.cauda_equina urgent.fever"),  # it lists what still holds
+    ]
+    assert all(sent_at is not None for _, _, sent_at in rows)
+    assert checkin.note == f"{NOTE}\n{TYPED}"
 
 
 async def test_running_bot_sends_a_due_reminder_from_its_sweep_job(

@@ -21,10 +21,23 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+ESCALATIONS = {
+    "emergency": ("emergency.cauda_equina", "bladder_bowel"),
+    "urgent": ("urgent.fever", "fever"),
+    "soon": ("soon.worsening", ""),
+}
+
+
 async def add_checkins(
-    bot: Harness, person: Person, days: int, pain_of=lambda i: 3 + i % 4, red_every: int = 0
+    bot: Harness,
+    person: Person,
+    days: int,
+    pain_of=lambda i: 3 + i % 4,
+    escalate_every: int = 0,
+    tier_of=lambda i: "emergency",
 ) -> None:
-    """``days`` daily completed check-ins ending yesterday, written straight to the database."""
+    """``days`` daily completed check-ins ending yesterday, written straight to the database;
+    every ``escalate_every``-th led to an escalation of tier ``tier_of(i)``."""
     async with bot.services.sessions.begin() as session:
         user_id = (
             (
@@ -54,11 +67,13 @@ async def add_checkins(
                     {"checkin_id": checkin_id, "question": "symptoms", "value": "fatigue"},
                 ],
             )
-            if red_every and i % red_every == 0:
+            if escalate_every and i % escalate_every == 0:
+                tier = tier_of(i)
+                rule, findings = ESCALATIONS[tier]
                 await session.execute(
-                    insert(Escalation).values(user_id=user_id, checkin_id=checkin_id, tier="red",
-                                              rule_ids="red.bladder_loss", created_at=at,
-                                              sent_at=at)
+                    insert(Escalation).values(user_id=user_id, checkin_id=checkin_id, tier=tier,
+                                              rule_ids=rule, findings=findings, pain=pain_of(i),
+                                              created_at=at, sent_at=at)
                 )  # fmt: skip
 
 
@@ -79,7 +94,10 @@ async def test_history_after_one_checkin(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/checkin")
     await bot.press(pat, "5", "Lower back", "Done ▶", "Burning", "Done ▶")
-    await bot.press(pat, "Numbness or tingling", "Done ▶", "No, slowly or not new")
+    await bot.press(pat, "Numbness or tingling", "Done ▶", "None of these")
+    assert "lasted more than 24 hours" in bot.screen(pat).text
+    await bot.press(pat, "No")
+    assert "your check-in is saved" in bot.screen(pat).text
     await bot.send(pat, "/history")
     text = bot.api.chat(pat.chat_id)[-2].text
     assert "Mon 2 Mar: pain 5 · Lower back · Numbness or tingling" in text
@@ -89,17 +107,37 @@ async def test_history_after_one_checkin(bot: Harness, pat: Person) -> None:
 
 async def test_trend_and_escalations_marked(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
-    await add_checkins(bot, pat, 14, pain_of=lambda i: 6 if i < 8 else 4, red_every=10)
+    await add_checkins(bot, pat, 14, pain_of=lambda i: 6 if i < 8 else 4, escalate_every=10)
     await bot.send(pat, "/history")
     text = bot.api.chat(pat.chat_id)[-2].text
     assert "Average pain 4.0 this week, 6.0 last week." in text
-    assert "🚨" in text  # day 10 had a red escalation
+    assert "🚨" in text  # day 10 had emergency advice
     assert text.count("\n") >= 7
+
+
+async def test_each_tier_is_marked_for_what_it_advised(bot: Harness, pat: Person) -> None:
+    """Emergency and urgent advice (go now, or today) are marked 🚨; advice to contact the MS
+    team in a day or two is marked ℹ️, never with the alarm."""
+    await onboard(bot, pat)
+    tiers = {0: "emergency", 2: "urgent", 4: "soon"}
+    await add_checkins(bot, pat, 6, escalate_every=2, tier_of=tiers.__getitem__)
+    await bot.send(pat, "/history")
+    lines = {
+        line.split(":")[0]: line
+        for line in bot.api.chat(pat.chat_id)[-2].text.splitlines()
+        if line[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    }
+    # Six check-ins ending yesterday (Sunday 1 March): Tue 24 Feb .. Sun 1 Mar.
+    assert lines["Tue 24 Feb"].endswith("🚨")  # emergency
+    assert lines["Thu 26 Feb"].endswith("🚨")  # urgent
+    assert lines["Sat 28 Feb"].endswith("ℹ️") and "🚨" not in lines["Sat 28 Feb"]  # soon
+    for day in ("Wed 25 Feb", "Fri 27 Feb", "Sun 1 Mar"):
+        assert not lines[day].endswith(("🚨", "ℹ️")), lines[day]
 
 
 async def test_a_year_of_daily_checkins_is_summarised_and_fits(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
-    await add_checkins(bot, pat, 365, red_every=30)
+    await add_checkins(bot, pat, 365, escalate_every=30)
     await bot.send(pat, "/history")
     await bot.press(pat, "90 days")
     sent = [m for m in bot.api.chat(pat.chat_id) if "last 90 days" in m.text]

@@ -1,15 +1,27 @@
-"""The Alembic migrations and the models describe the same schema, on SQLite and PostgreSQL."""
+"""The Alembic migrations and the models describe the same schema, on SQLite and PostgreSQL, and
+stored data is carried over when the schema changes."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from db.migrate import alembic_config, upgrade
 from db.models import Base
 from db.session import create_engine
+from tests.conftest import POSTGRES_ADMIN, _in_ci, _pg_admin
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -25,3 +37,77 @@ async def test_migrations_match_the_models(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == []
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema yet, of its own (the shared test databases are at head)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"msbot_mig_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if _in_ci():
+            pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN} is required in CI: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN}: {exc}")
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _sql(url: str, *statements: str, **values: Any) -> list[Any]:
+    """Run ``statements`` in one transaction; the rows of the last one."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            result = None
+            for statement in statements:
+                result = await connection.execute(text(statement), values)
+            return list(result.all()) if result is not None and result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def test_stored_tiers_are_carried_over_to_the_new_scale_and_back(
+    empty_database: str,
+) -> None:
+    """0004 maps red advice ("go now") to emergency and amber ("contact the MS team soon") to
+    soon; going back maps emergency and urgent to red, soon to amber, and drops the advice
+    that belongs to no check-in (the old schema cannot hold it)."""
+    url = empty_database
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    await asyncio.to_thread(upgrade, url, "0003")
+    await _sql(
+        url,
+        "INSERT INTO users (id, telegram_id, chat_id, language, created_at, consent_at) "
+        "VALUES (1, 1001, 1001, 'en', :at, :at)",
+        "INSERT INTO checkins (id, user_id, started_at, updated_at, status, step, state, version)"
+        " VALUES (1, 1, :at, :at, 'complete', 'done', '{}', 1),"
+        " (2, 1, :at, :at, 'complete', 'done', '{}', 1)",
+        "INSERT INTO escalations (id, user_id, checkin_id, tier, rule_ids, created_at, sent_at) "
+        "VALUES (1, 1, 1, 'red', 'red.bladder_loss', :at, :at),"
+        " (2, 1, 2, 'amber', 'amber.unsure', :at, :at)",
+        at=at,
+    )
+    await asyncio.to_thread(upgrade, url)
+    rows = await _sql(url, "SELECT id, tier, findings, attempts FROM escalations ORDER BY id")
+    assert [tuple(r) for r in rows] == [(1, "emergency", "", 0), (2, "soon", "", 0)]
+
+    await _sql(
+        url,
+        "INSERT INTO escalations (id, user_id, checkin_id, tier, rule_ids, findings, created_at,"
+        " attempts) VALUES (3, 1, 1, 'urgent', 'urgent.fever', 'fever', :at, 0),"
+        " (4, 1, NULL, 'emergency', 'emergency.cauda_equina', 'saddle', :at, 0)",
+        at=at,
+    )
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0003")
+    rows = await _sql(url, "SELECT id, tier FROM escalations ORDER BY id")
+    assert [tuple(r) for r in rows] == [(1, "red"), (2, "amber"), (3, "red")]
+    # And up again: what the old schema called red is emergency (urgent cannot be told apart).
+    await asyncio.to_thread(upgrade, url)
+    rows = await _sql(url, "SELECT id, tier FROM escalations ORDER BY id")
+    assert [tuple(r) for r in rows] == [(1, "emergency"), (2, "soon"), (3, "emergency")]

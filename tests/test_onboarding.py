@@ -7,6 +7,15 @@ from sqlalchemy import func, select
 from db.models import CheckIn, User
 from tests.harness import Harness, Person, text_update
 
+NOBODY_READS = (
+    "No doctor or nurse reads this chat, and your MS team is not told what you write here."
+)
+PROFILE_QUESTIONS = (
+    "MS treatment that lowers your defences against infection",
+    "Could your bones be thinner than usual",
+    "Have you ever had cancer",
+)
+
 
 async def count(bot: Harness, model: type) -> int:
     async with bot.services.sessions() as session:
@@ -18,6 +27,7 @@ async def test_start_explains_and_asks_for_consent(bot: Harness, pat: Person) ->
     screen = bot.screen(pat)
     assert "not a doctor" in screen.text
     assert "emergency number" in screen.text
+    assert NOBODY_READS in screen.text
     assert screen.labels() == ["Yes, that's OK", "Not now"]
 
 
@@ -43,12 +53,32 @@ async def test_consent_then_time_zone_from_the_list(bot: Harness, pat: Person) -
     # 09:00 UTC on 2 March is 10:00 in Berlin.
     assert "Europe/Berlin" in bot.recent(pat)
     assert "10:00" in bot.recent(pat)
+    # Then three profile questions, one at a time, each with Yes / No / Not sure.
+    for question, answer in zip(PROFILE_QUESTIONS, ("Yes", "No", "Not sure"), strict=True):
+        screen = bot.screen(pat)
+        assert question in screen.text
+        assert screen.labels() == ["Yes", "No", "Not sure"]
+        await bot.press(pat, answer)
     assert "reminder each day" in bot.screen(pat).text
     async with bot.services.sessions() as session:
         user = await session.scalar(select(User).where(User.telegram_id == pat.user_id))
     assert user is not None and user.consent_at is not None
     assert user.timezone == "Europe/Berlin"
     assert user.language == "en"
+    assert (user.immunosuppressed, user.bone_risk, user.cancer_history) == (True, False, None)
+    assert user.profile_at is not None
+
+
+async def test_the_profile_is_asked_only_once(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/start")
+    await bot.press(pat, "Yes, that's OK", "Berlin", "No", "No", "No", "Not now")
+    await bot.send(pat, "/timezone")
+    await bot.press(pat, "London")
+    assert "Europe/London" in bot.recent(pat)
+    texts = bot.api.texts_sent(pat.chat_id)
+    for question in PROFILE_QUESTIONS:
+        assert sum(question in t for t in texts) == 1, question
+    assert "reminder each day" in bot.screen(pat).text  # still no reminder: offered again
 
 
 async def test_time_zone_typed_and_a_wrong_one_gets_a_clear_reply(
@@ -68,6 +98,7 @@ async def test_help_lists_the_commands(bot: Harness, pat: Person) -> None:
     text = bot.screen(pat).text
     for command in ("/checkin", "/history", "/settings", "/caregivers", "/patients", "/help"):
         assert command in text
+    assert NOBODY_READS in text and "emergency number" in text
 
 
 async def test_group_chat_gets_a_private_only_notice_and_nothing_is_stored(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.app import build_application
 from bot.config import Settings
-from db.models import CheckIn, ReminderDelivery, ReminderRule, User
+from db.models import CheckIn, Escalation, ReminderDelivery, ReminderRule, User
 from tests.botapi import BotApiStandIn
 from tests.harness import Harness, ManualClock, Person, text_update
 from tests.test_checkin_flow import onboard
@@ -95,7 +95,7 @@ async def test_start_now_turns_the_reminder_into_the_checkin(bot: Harness, pat: 
     async with bot.services.sessions() as session:
         checkin = await session.scalar(select(CheckIn))
     assert checkin is not None and checkin.reminder_delivery_id == delivery.id
-    await bot.press(pat, "0", "None of these")
+    await bot.press(pat, "0", "None of these", "None of these")
     assert "your check-in is saved" in bot.screen(pat).text
 
 
@@ -308,6 +308,7 @@ async def test_far_offset_typed_as_utc_plus_14(bot: Harness, pat: Person) -> Non
     await bot.press(pat, "Other (type it)")
     await bot.send(pat, "UTC+14")
     assert "Etc/GMT-14" in bot.recent(pat)
+    await bot.press(pat, "No", "No", "No")  # the profile questions, then the reminder offer
     await bot.press(pat, "09:00")
     # 09:00 at UTC+14 is 19:00 UTC the day before; it is 23:00 on 2 March there now.
     assert (await rule_of(bot)).next_due_at == datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
@@ -337,7 +338,9 @@ async def test_one_sweep_job_whatever_the_number_of_patients(
     await with_reminder(bot, pat)
     await with_reminder(bot, sam)
     after = sorted(job.name or "" for job in bot.app.job_queue.jobs())
-    assert before == after == ["caregiver-digests", "housekeeping", "reminder-sweep"]
+    assert before == after == [
+        "caregiver-digests", "escalation-outbox", "housekeeping", "reminder-sweep",
+    ]  # fmt: skip
 
 
 async def test_sweep_and_answers_at_the_same_time_on_one_database(bot: Harness) -> None:
@@ -352,6 +355,10 @@ async def test_sweep_and_answers_at_the_same_time_on_one_database(bot: Harness) 
     async def answer(person: Person) -> None:
         await bot.send(person, "/checkin")
         await bot.press(person, "4", "Lower back", "Done ▶", "Burning", "Done ▶", "None of these")
+        if person.user_id % 3:
+            await bot.press(person, "None of these")  # no warning signs
+        else:  # a fever: urgent advice, stored in the outbox and sent, beside the sweep
+            await bot.press(person, "Fever, or hot and shivery", "Done ▶")
 
     await asyncio.gather(sweep(bot), *(answer(p) for p in people))
     await sweep(bot)
@@ -359,6 +366,9 @@ async def test_sweep_and_answers_at_the_same_time_on_one_database(bot: Harness) 
         texts = bot.api.texts_sent(person.chat_id)
         assert not [t for t in texts if "something went wrong" in t]
         assert len(reminders_in(bot, person)) == 1
+        assert len([t for t in texts if t.startswith("<b>⚠️")]) == (person.user_id % 3 == 0)
     async with bot.services.sessions() as session:
         done = (await session.scalars(select(CheckIn.status))).all()
+        advice = (await session.scalars(select(Escalation))).all()
     assert done == ["complete"] * len(people)
+    assert len(advice) == 4 and all(e.sent_at is not None for e in advice)
