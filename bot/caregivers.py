@@ -348,21 +348,6 @@ class CaregiverService:
 
     # --- alerts ---------------------------------------------------------------------------------
 
-    async def recipients(self, patient_tg: int, tier: str) -> tuple[str, list[Recipient]]:
-        """Caregivers linked right now who receive alerts of ``tier``, and the patient's name."""
-        async with self.sessions.begin() as session:
-            patient = await user_repo.by_telegram_id(session, patient_tg)
-            if patient is None:
-                return "", []
-            settings = await repo.settings_of(session, patient.id)
-            wanted = settings.red_alerts if tier == "red" else settings.amber_alerts
-            if not wanted:
-                return name_of(patient), []
-            return name_of(patient), [
-                Recipient(link.id, user.chat_id, user.language)
-                for link, user in await repo.caregivers_of(session, patient.id)
-            ]
-
     async def still_linked(self, link_id: int) -> bool:
         """Checked right before each alert goes out: a removal takes effect at once."""
         async with self.sessions.begin() as session:

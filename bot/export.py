@@ -26,9 +26,14 @@ COLUMNS = (
     "status",
     "pain",
     *(step.value for step in ORDER if step is not Step.PAIN),
+    "typed_warning_signs",
     "note",
     "escalations",
 )
+TYPED = "text"
+"""The answers row of warning signs read in what the patient typed during a check-in."""
+MESSAGE = "message"
+"""Status of a row for a warning sign typed outside any check-in (no check-in behind it)."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +63,18 @@ class DataService:
                 )
             ).all()
             escalations: dict[int, list[str]] = defaultdict(list)
-            for checkin_id, tier, rules in await session.execute(
-                select(Escalation.checkin_id, Escalation.tier, Escalation.rule_ids).where(
-                    Escalation.user_id == user.id
-                )
+            standalone: list[Escalation] = []
+            for escalation in await session.scalars(
+                select(Escalation)
+                .where(Escalation.user_id == user.id)
+                .order_by(Escalation.created_at, Escalation.id)
             ):
-                if checkin_id is not None:
-                    escalations[checkin_id].append(f"{tier}: {rules}")
+                if escalation.checkin_id is None:
+                    standalone.append(escalation)
+                else:
+                    escalations[escalation.checkin_id].append(
+                        f"{escalation.tier}: {escalation.rule_ids}"
+                    )
             zone = ZoneInfo(user.timezone or "UTC")
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -86,10 +96,19 @@ class DataService:
                         for step in ORDER
                         if step is not Step.PAIN
                     ),
+                    " ".join(sorted(answers.get(TYPED, []))),
                     checkin.note or "",
                     "; ".join(escalations.get(checkin.id, [])),
                 ]
             )
+        blank = ["" for step in ORDER if step is not Step.PAIN]
+        for escalation in standalone:
+            # A warning sign typed outside any check-in: its codes are kept, not the text.
+            when = escalation.created_at.astimezone(zone).isoformat(timespec="minutes")
+            writer.writerow(
+                [when, when, MESSAGE, "", *blank, escalation.findings, "",
+                 f"{escalation.tier}: {escalation.rule_ids}"]
+            )  # fmt: skip
         log.info("export of %d check-ins made", len(checkins))
         day = self.clock.now().astimezone(zone).date().isoformat()
         return Export(f"back-pain-checkins-{day}.csv", buffer.getvalue().encode(), len(checkins))

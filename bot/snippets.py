@@ -22,6 +22,16 @@ def answer_tags(answers: Answers) -> frozenset[str]:
     return frozenset(tags)
 
 
+WEIGHTS = {"where:legs": 0.5, "where:arms": 0.6, "pain:any": 0.3, "pain:high": 0.6}
+"""How much a shared tag counts. Where the pain sits and what it feels like count most; where it
+spreads counts less (spreading to the legs, the commonest, least), so one side + spread to the legs
+gets the one-side snippet; the bare pain bands count least."""
+
+
+def _fit(tags: frozenset[str], snippet: Snippet) -> float:
+    return sum(WEIGHTS.get(tag, 1.0) for tag in tags & set(snippet.tags))
+
+
 def choose(
     answers: Answers,
     snippets: Sequence[Snippet],
@@ -30,13 +40,14 @@ def choose(
 ) -> list[Snippet]:
     """Up to ``limit`` snippets, best fit first, avoiding those shown after the last check-in.
 
-    Fit is the number of the snippet's tags that the answers have; ties keep the content order, so
+    Fit is the weighted count of the snippet's tags that the answers have (``WEIGHTS``), so the
+    most specific fit wins; ties keep the content order, so
     the same answers always give the same snippets. A snippet tagged ``general`` fits any check-in
     and fills in when too few others fit. Repeats are used only when nothing else is left.
     """
     tags = answer_tags(answers)
     scored = [
-        (len(tags & set(s.tags)), index, s)
+        (_fit(tags, s), index, s)
         for index, s in enumerate(snippets)
         if tags & set(s.tags) or "general" in s.tags
     ]

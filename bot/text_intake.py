@@ -38,7 +38,11 @@ class TextKind(StrEnum):
     ASK = "ask"
     """A warning sign was hedged about: ask whether it is new (``ask``)."""
     NOTE_SAVED = "note_saved"
+    """The note the patient was asked for."""
+    ADDED_TO_LAST = "added_to_last"
+    """Added to the note of a check-in finished a moment ago."""
     ADDED_TO_CHECKIN = "added_to_checkin"
+    """Added to the note of the open check-in."""
     TOO_LONG = "too_long"
     TYPED_INPUT = "typed_input"
     """Nothing urgent: the text answers what the bot was waiting for (``awaiting``)."""
@@ -176,7 +180,7 @@ class TextIntake:
         latest = await self._latest_finished(session, user)
         if latest is not None:
             self._append(latest, text)
-            return latest, TextKind.NOTE_SAVED
+            return latest, TextKind.ADDED_TO_LAST
         return None, TextKind.NOTHING
 
     def _append(self, checkin: CheckIn, text: str) -> None:

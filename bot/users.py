@@ -127,7 +127,9 @@ class UserService:
             if user is None or user.consent_at is None:
                 return None
             setattr(user, field, value)
-            user.profile_at = self.clock.now()
+            if field == PROFILE_FIELDS[-1]:
+                # Only a finished round counts: someone who stops half-way is asked again.
+                user.profile_at = self.clock.now()
             return _person(user)
 
     async def set_timezone(self, telegram_id: int, text: str) -> ZoneResult:

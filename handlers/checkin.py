@@ -195,7 +195,9 @@ async def _after_text(
     if outcome.open_checkin:
         reply_id = "text.added"
     elif kept is TextKind.NOTE_SAVED:
-        reply_id = "note.saved" if outcome.kind is TextKind.NOTE_SAVED else "text.noted"
+        reply_id = "note.saved"
+    elif kept is TextKind.ADDED_TO_LAST:
+        reply_id = "text.noted"
     else:
         reply_id = "help"
     await context.bot.send_message(chat_id, catalog.text(reply_id, lang))

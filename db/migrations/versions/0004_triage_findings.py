@@ -60,7 +60,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_caregiver_alerts")),
         sa.UniqueConstraint(
-            "escalation_id", "link_id", name=op.f("uq_caregiver_alerts_escalation_id")
+            "escalation_id", "link_id", name=op.f("uq_caregiver_alerts_escalation_id_link_id")
         ),
     )
     op.create_index(
