@@ -27,6 +27,7 @@ from bot.checkin import (
 )
 from bot.clock import Clock
 from bot.escalations import Advice, Outbox
+from bot.findings import Code
 from bot.snippets import choose
 from bot.triage import Facts, Tier
 from bot.users import profile_of
@@ -69,6 +70,15 @@ class Screen:
     answers: Answers
     draft: tuple[str, ...]
     can_go_back: bool
+
+
+@dataclass(frozen=True)
+class Escalating:
+    """An escalation decided, not yet stored."""
+
+    assessment: triage.Assessment
+    findings: frozenset[Code]
+    pain: int | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,12 @@ class CheckinService:
         self.timeout_minutes = timeout_minutes
 
     # --- starting and resuming ---------------------------------------------------------------
+
+    def is_idle(self, checkin: CheckIn) -> bool:
+        return self._idle(checkin)
+
+    async def abandon(self, session: AsyncSession, checkin: CheckIn) -> None:
+        await self._abandon(session, checkin)
 
     def _idle(self, checkin: CheckIn) -> bool:
         return checkin.updated_at < self.clock.now() - timedelta(minutes=self.timeout_minutes)
@@ -265,12 +281,12 @@ class CheckinService:
 
             state = move.state
             step = move.step
-            advice: Advice | None = None
+            due: Escalating | None = None
             if move.outcome is Outcome.ADVANCED and move.answered is not None:
-                advice = await self.escalate(session, user, checkin, state)
+                due = self.decide(user, state)
                 if Tier.of(state.escalated) is Tier.EMERGENCY:
                     step = FINISHED  # nothing more is asked after emergency advice
-                elif advice is not None:
+                elif due is not None:
                     following = next_step(state, move.answered)
                     step = following.value if following else FINISHED
             answers = Answers.from_state(state)
@@ -286,7 +302,10 @@ class CheckinService:
                 finished_at=now if finished else None,
             )
             if not saved:
+                # A double tap or another instance got there first: nothing of this tap is
+                # stored, and above all no second escalation.
                 return Reply(Status.STALE, lang, checkin.id)
+            advice = await self.record(session, user, checkin.id, due)
             if move.outcome is Outcome.ADVANCED and move.answered is not None:
                 await self._record_answer(session, checkin.id, move.answered, state)
             elif move.outcome is Outcome.BACK:
@@ -338,18 +357,17 @@ class CheckinService:
         values = value if isinstance(value, list) else [value]
         await repo.replace_answers(session, checkin_id, step.value, [str(v) for v in values])
 
-    async def escalate(
+    def decide(
         self,
-        session: AsyncSession,
         user: User,
-        checkin: CheckIn | None,
         state: CheckinState,
         *,
         history: triage.History | None = None,
         minimum: Tier = Tier.URGENT,
-    ) -> Advice | None:
-        """Store one escalation if what was reported now reaches a tier above the one already
-        given for this check-in; ``state`` remembers it. The caller commits, then sends."""
+    ) -> Escalating | None:
+        """Whether what was reported now reaches a tier above the one already given for this
+        check-in; if so ``state`` remembers it. Nothing is stored: the caller first saves the
+        check-in (with its version check), then :meth:`record` s the escalation."""
         answers = Answers.from_state(state)
         facts = Facts(answers.reported, answers, profile_of(user), history)
         due = triage.escalation_due(facts, Tier.of(state.escalated), minimum)
@@ -357,13 +375,16 @@ class CheckinService:
             return None
         state.escalated = due.tier.label
         state.rules = [*state.rules, *(r for r in due.rule_ids if r not in state.rules)]
+        return Escalating(due, facts.findings, answers.pain)
+
+    async def record(
+        self, session: AsyncSession, user: User, checkin_id: int | None, due: Escalating | None
+    ) -> Advice | None:
+        """Store a decided escalation in the outbox (same transaction); the caller sends it."""
+        if due is None:
+            return None
         return await self.outbox.record(
-            session,
-            user,
-            checkin.id if checkin is not None else None,
-            due,
-            facts.findings,
-            answers.pain,
+            session, user, checkin_id, due.assessment, due.findings, due.pain
         )
 
     async def history_for(
@@ -378,12 +399,14 @@ class CheckinService:
             past=tuple(
                 triage.Past(
                     at=c.finished_at or c.started_at,
-                    pain=c.pain_score or 0,
+                    pain=c.pain_score,
                     symptoms=frozenset(
                         a.value for a in c.answers if a.question == Step.SYMPTOMS.value
                     ),
                 )
                 for c in earlier
+                # A check-in closed by emergency advice before the score has no pain to count.
+                if c.pain_score is not None
             ),
         )
 
@@ -399,12 +422,11 @@ class CheckinService:
         severe pain with nothing to compare), then snippets unless urgent advice was given."""
         now = self.clock.now()
         history = await self.history_for(session, user, checkin.id)
-        advice = await self.escalate(
-            session, user, checkin, state, history=history, minimum=Tier.SOON
-        )
+        due = self.decide(user, state, history=history, minimum=Tier.SOON)
+        advice = await self.record(session, user, checkin.id, due)
         if advice is not None:
+            # The row was saved with its version check a moment ago in this transaction.
             checkin.state = state.to_json()
-            checkin.version += 1
         if Tier.of(state.escalated) >= Tier.URGENT:
             return Summary(checkin.id, answers, (), after_advice=True), advice
         earlier = await repo.recent_complete(session, user.id, 1, exclude=checkin.id)

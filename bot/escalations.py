@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(seconds=20)
 """The immediate send has this long before the retry job may take a row over."""
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(minutes=3)
+"""Longer than a send can take with the rate limiter's own retries of 429 answers, so a slow
+send is never taken over and sent twice; a crashed sender's rows are retried after it."""
 MAX_BACKOFF = timedelta(minutes=10)
 GIVE_UP_AFTER = timedelta(hours=24)
 """Advice older than this is no longer sent: it would arrive too late to help."""
@@ -238,8 +240,26 @@ class Outbox:
                     alert.next_attempt_at = None
                     alert.failed = "removed" if link.revoked_at is not None else "too_late"
                     continue
-                alert.next_attempt_at = now + LEASE
-                alert.attempts += 1
+                # Claimed only if nobody else claimed it since it was read: the immediate path
+                # takes alerts never tried, the retry job those whose time has come.
+                claimed = await session.execute(
+                    update(CaregiverAlert)
+                    .where(
+                        CaregiverAlert.id == alert.id,
+                        CaregiverAlert.sent_at.is_(None),
+                        CaregiverAlert.attempts == alert.attempts,
+                    )
+                    .where(
+                        CaregiverAlert.attempts == 0
+                        if escalation_id is not None
+                        else CaregiverAlert.next_attempt_at <= now
+                    )
+                    .values(next_attempt_at=now + LEASE, attempts=CaregiverAlert.attempts + 1)
+                    .returning(CaregiverAlert.id)
+                    .execution_options(synchronize_session=False)
+                )
+                if claimed.scalar_one_or_none() is None:
+                    continue
                 patient = await session.get(User, escalation.user_id)
                 caregiver = await session.get(User, link.caregiver_id)
                 if patient is None or caregiver is None:

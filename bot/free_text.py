@@ -166,6 +166,9 @@ class Terms:
     modifiers: tuple[dict[str, Any], ...]
     words: dict[str, str] = field(default_factory=dict)
     """Named word classes (``@name`` in a pattern)."""
+    cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per warning sign, looser patterns of a cue ("my waterworks feel odd"): when one matches,
+    is not excluded, and no full pattern of that sign did, the sign is asked about (UNCERTAIN)."""
 
 
 def load_terms(language: str = "en") -> Terms:
@@ -176,7 +179,11 @@ def load_terms(language: str = "en") -> Terms:
     if unknown:
         raise ValueError(f"content/{language}/red_flag_terms.yaml: unknown labels {unknown}")
     words = {str(k): " ".join(str(v).split()) for k, v in (raw.get("words") or {}).items()}
-    return Terms(language, str(raw["source"]), targets, tuple(raw["modifiers"]), words)
+    cues = {str(k): tuple(v) for k, v in (raw.get("cues") or {}).items()}
+    unknown = set(cues) - {c.value for c in Code}
+    if unknown:
+        raise ValueError(f"content/{language}/red_flag_terms.yaml: unknown cue labels {unknown}")
+    return Terms(language, str(raw["source"]), targets, tuple(raw["modifiers"]), words, cues)
 
 
 _EXCLUDING = {
@@ -188,6 +195,11 @@ _EXCLUDING = {
 
 
 _SPANS = "red_flags"
+_CUES = "red_flag_cues"
+_CUE_PREFIX = "cue:"
+"""Cue matches are labelled ``cue:<sign>`` and found by a second target matcher (span group
+``_CUES``), read by ConText in a second pass only when a cue names a sign not already found, so a
+cue never changes how a full pattern is read (ConText drops a modifier that overlaps a target)."""
 """The span group the target matcher writes to and ConText reads: a group rather than
 ``doc.ents`` so that two signs may overlap ("legs went from under me" is a fall and can't-walk)."""
 
@@ -249,6 +261,19 @@ class TextReader:
                 for pattern in compile_patterns(spec, terms.words)
             ]
         )
+        cue_matcher: Any = nlp.add_pipe(
+            "medspacy_target_matcher",
+            name="cue_matcher",
+            config={"result_type": "group", "span_group_name": _CUES, "prune": False},
+        )
+        cue_rules = [
+            TargetRule(spec, _CUE_PREFIX + label, pattern=pattern)
+            for label, specs in terms.cues.items()
+            for spec in specs
+            for pattern in compile_patterns(spec, terms.words)
+        ]
+        if cue_rules:
+            cue_matcher.add(cue_rules)
         # No global max_scope: a modifier's scope is its sentence, cut to the rule's max_scope.
         context: Any = nlp.add_pipe(
             "medspacy_context",
@@ -283,25 +308,68 @@ class TextReader:
 
     def read(self, text: str) -> tuple[Finding, ...]:
         """Every warning sign mentioned, each with how certain it is that the patient has it
-        now. A sign mentioned both ways counts as present: a denial never outweighs a report."""
-        doc = self.nlp.make_doc(normalise(text))
+        now. A sign mentioned both ways counts as present: a denial never outweighs a report. A
+        sign only hinted at by a cue, not excluded, is asked about (UNCERTAIN, reason "cue")."""
+        normalised = normalise(text).rstrip()
+        if normalised and normalised[-1] not in ".!?;:":
+            normalised += " ."  # a pattern may end at the end of the message ("... and went down")
+        doc = self.nlp.make_doc(normalised)
+        look_alikes: list[Any] = []
+        context: Any = None
         for name, component in self.nlp.pipeline:
+            if name == "cue_matcher":
+                continue
             doc = component(doc)
             if name == "medspacy_target_matcher":
-                doc.spans[_SPANS] = _without_look_alikes(
-                    _longest_per_label(doc.spans.get(_SPANS, []))
-                )
-        found: dict[str, list[tuple[Certainty, str]]] = {}
-        for span in doc.spans[_SPANS]:
-            certainty, reason = _certainty(span)
-            found.setdefault(span.label_, []).append((certainty, reason))
-        labels = {label: _best(values) for label, values in found.items()}
+                spans = _longest_per_label(doc.spans.get(_SPANS, []))
+                look_alikes = [s for s in spans if s.label_ == LOOK_ALIKE]
+                doc.spans[_SPANS] = _without_look_alikes(spans)
+            elif name == "medspacy_context":
+                context = component
+        labels = _labels(doc.spans[_SPANS])
         _resolve_chest(labels)
+        found = {label for label in labels if label not in HELPER_LABELS}
+        if {CHEST_PAIN, BREATHLESS, MS_HUG} & set(labels):
+            found.add(Code.CHEST.value)  # read already, if only as the familiar MS hug
+        cues = self._cues(doc, look_alikes, found, context)
+        for code, value in cues.items():
+            labels[code] = value
         return tuple(
             Finding(Code(label), certainty, "text", reason)
             for label, (certainty, reason) in sorted(labels.items())
             if label not in HELPER_LABELS
         )
+
+    def _cues(
+        self, doc: Any, look_alikes: list[Any], found: set[str], context: Any
+    ) -> dict[str, tuple[Certainty, str]]:
+        """Signs hinted at by a cue and not read by a full pattern: asked about, unless every
+        cue of the sign is denied, someone else's, past or hypothetical."""
+        if not self.terms.cues or context is None:
+            return {}
+        doc = self.nlp.get_pipe("cue_matcher")(doc)
+        spans = [
+            s
+            for s in _longest_per_label(doc.spans.get(_CUES, []))
+            if s.label_[len(_CUE_PREFIX) :] not in found
+        ]
+        spans = _without_look_alikes([*spans, *look_alikes])
+        if not spans:
+            return {}
+        doc.spans[_SPANS] = spans
+        context(doc)
+        result: dict[str, tuple[Certainty, str]] = {}
+        for label, (certainty, _reason) in _labels(spans).items():
+            if certainty is not Certainty.EXCLUDED:
+                result[label[len(_CUE_PREFIX) :]] = (Certainty.UNCERTAIN, "cue")
+        return result
+
+
+def _labels(spans: Iterable[Any]) -> dict[str, tuple[Certainty, str]]:
+    found: dict[str, list[tuple[Certainty, str]]] = {}
+    for span in spans:
+        found.setdefault(span.label_, []).append(_certainty(span))
+    return {label: _best(values) for label, values in found.items()}
 
 
 def _optional_set(values: Iterable[str] | None) -> set[str] | None:
@@ -340,12 +408,23 @@ def _not_about_me(target: Any, modifier: Any, _between: Any) -> bool:
         between = doc[target.end : modifier.start]
     else:
         between = doc[0:0]
+    if target.start > 0 and doc[target.start - 1].lower_ in FIRST_PERSON:
+        return False  # "my legs have no strength in them"
     tokens = [*between, *target]
     return not any(
-        t.lower_ in FIRST_PERSON
+        (t.lower_ in FIRST_PERSON and not _my_group(t))
         or (t.lower_ == "i" and t.i + 1 < len(doc) and doc[t.i + 1].lower_ in I_VERBS)
         for t in tokens
     )
+
+
+GROUPS = frozenset({"ms", "group", "support", "class", "club", "team", "church", "family"})
+"""After "my", words that name a group the other person belongs to ("a lady in my MS group")."""
+
+
+def _my_group(token: Any) -> bool:
+    doc = token.doc
+    return token.lower_ == "my" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ in GROUPS
 
 
 def _certainty(ent: Any) -> tuple[Certainty, str]:

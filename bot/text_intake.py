@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.awaiting import Awaiting, Expect
-from bot.checkin import FINISHED, CheckinState
+from bot.checkin import FINISHED, Answers, CheckinState
 from bot.checkin_service import CheckinService
 from bot.escalations import Advice
 from bot.findings import Code, Finding, present, uncertain
-from bot.triage import Tier
+from bot.triage import Facts, Tier, assess
+from bot.users import profile_of
 from db.models import CheckIn, User
 from db.repo import checkins as repo
 from db.repo import users as user_repo
@@ -118,22 +119,40 @@ class TextIntake:
             if found:
                 advice, ended = await self._escalate(session, user, checkin, found)
                 is_open = is_open and ended is None
-            outcome_kind = (
-                TextKind.ESCALATED if advice else TextKind.ASK if hedged and not found else kept
-            )
-            if advice is None and found:
-                # Already escalated at this tier for this check-in: say what was kept.
-                outcome_kind = kept
+            ask = self._worth_asking(user, checkin, found, hedged)
+            if advice:
+                outcome_kind = TextKind.ESCALATED
+            elif ask:
+                outcome_kind = TextKind.ASK
+            else:
+                outcome_kind = kept  # nothing new to advise: say where the text was kept
             return TextOutcome(
                 outcome_kind,
                 lang,
                 advice=advice,
-                ask=hedged if not found else frozenset(),
+                ask=ask,
                 checkin_id=checkin.id if checkin else None,
                 open_checkin=is_open,
                 ended_checkin_message=ended,
                 also=kept,
             )
+
+    def _worth_asking(
+        self,
+        user: User,
+        checkin: CheckIn | None,
+        found: frozenset[Code],
+        hedged: frozenset[Code],
+    ) -> frozenset[Code]:
+        """Hedged signs worth a "Is this new?" question: those that, if new, would raise the
+        advice above what this message (and its check-in) already got."""
+        if not hedged:
+            return frozenset()
+        state = CheckinState.from_json(checkin.state) if checkin else CheckinState()
+        given = Tier.of(state.escalated)
+        answers = Answers.from_state(state)
+        facts = Facts(answers.reported | found | hedged, answers, profile_of(user))
+        return hedged if assess(facts).tier > given else frozenset()
 
     async def confirm(
         self, telegram_id: int, codes: frozenset[Code], checkin_id: int | None, is_new: bool
@@ -173,7 +192,11 @@ class TextIntake:
                 checkin.note = text
                 checkin.version += 1
                 return checkin, TextKind.NOTE_SAVED
-        open_checkin = await repo.open_for(session, user.id)
+        open_checkin = await repo.open_for(session, user.id, lock=True)
+        if open_checkin is not None and self.checkins.is_idle(open_checkin):
+            # Left long ago: closed as it would be on its next tap; the text stands alone.
+            await self.checkins.abandon(session, open_checkin)
+            open_checkin = None
         if open_checkin is not None:
             self._append(open_checkin, text)
             return open_checkin, TextKind.ADDED_TO_CHECKIN
@@ -217,17 +240,17 @@ class TextIntake:
         tier per check-in), or on their own. Emergency advice closes an open check-in."""
         if checkin is None:
             state = CheckinState(text_findings=sorted(c.value for c in codes))
-            advice = await self.checkins.escalate(session, user, None, state, minimum=Tier.SOON)
-            return advice, None
+            due = self.checkins.decide(user, state, minimum=Tier.SOON)
+            return await self.checkins.record(session, user, None, due), None
         state = CheckinState.from_json(checkin.state)
         state.text_findings = sorted({*state.text_findings, *(c.value for c in codes)})
         is_open = checkin.status == repo.OPEN
-        # In an open check-in, "soon" advice waits for the end (where the history is known).
-        advice = await self.checkins.escalate(
-            session, user, checkin, state, minimum=Tier.URGENT if is_open else Tier.SOON
-        )
+        # Typed signs are advised on at once, "soon" ones too: a check-in left unfinished must
+        # not hold them back. The version moves on, so a tap based on the old state is refused.
+        due = self.checkins.decide(user, state, minimum=Tier.SOON)
         checkin.state = state.to_json()
         checkin.version += 1
+        advice = await self.checkins.record(session, user, checkin.id, due)
         await repo.replace_answers(session, checkin.id, "text", state.text_findings)
         ended = None
         if is_open and Tier.of(state.escalated) is Tier.EMERGENCY:

@@ -25,6 +25,8 @@ NEGATIVE_KINDS = ("negated", "other_person", "past", "hypothetical", "harmless")
 @dataclass
 class Report:
     caught: Counter[str] = field(default_factory=Counter)
+    red_asked: Counter[str] = field(default_factory=Counter)
+    """Red phrasings not escalated but asked about ("Is this new?"): caught by the safety net."""
     red: Counter[str] = field(default_factory=Counter)
     alarms: Counter[str] = field(default_factory=Counter)
     asked: Counter[str] = field(default_factory=Counter)
@@ -67,6 +69,9 @@ def evaluate(reader: TextReader, items: list[dict[str, Any]]) -> Report:
                 report.red[code] += 1
                 if Code(code) in found:
                     report.caught[code] += 1
+                elif Code(code) in asked:
+                    report.red_asked[code] += 1
+                    report.misses.append((code + " (asked)", text))
                 else:
                     report.misses.append((code, text))
         elif kind == "uncertain":
@@ -86,15 +91,17 @@ def evaluate(reader: TextReader, items: list[dict[str, Any]]) -> Report:
 
 
 def format_report(report: Report, verbose: bool = False) -> str:
-    lines = ["warning sign      red phrasings  escalated  sensitivity"]
+    lines = ["warning sign      red phrasings  escalated  sensitivity  asked instead"]
     for code in Code:
         total = report.red[code.value]
         caught = report.caught[code.value]
         rate = caught / total if total else 0.0
-        lines.append(f"{code.value:<17} {total:>13}  {caught:>9}  {rate:>10.1%}")
+        asked = report.red_asked[code.value]
+        lines.append(f"{code.value:<17} {total:>13}  {caught:>9}  {rate:>10.1%}  {asked:>13}")
     lines.append(
         f"{'all':<17} {sum(report.red.values()):>13}  {sum(report.caught.values()):>9}  "
-        f"{report.sensitivity:>10.1%}  (target >= {SENSITIVITY_TARGET:.0%})"
+        f"{report.sensitivity:>10.1%}  {sum(report.red_asked.values()):>13}"
+        f"  (target >= {SENSITIVITY_TARGET:.0%} escalated)"
     )
     lines += ["", "harmless text     phrasings  false alarms  rate    asked instead"]
     for kind in NEGATIVE_KINDS:

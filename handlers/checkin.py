@@ -185,6 +185,10 @@ async def _after_text(
         await escalations.send_now(context, outcome.advice)
         if outcome.ended_checkin_message:
             await _freeze_message(context, chat_id, outcome.ended_checkin_message, lang)
+        if outcome.ask:
+            # A hedged sign in the same message that could mean more: asked, not dropped.
+            text, keyboard = views.ask_new(catalog, lang, outcome.ask, outcome.checkin_id)
+            await context.bot.send_message(chat_id, text, reply_markup=keyboard)
         await escalations.alert_caregivers(context, outcome.advice.escalation_id)
         return
     if outcome.kind is TextKind.ASK:
@@ -224,13 +228,14 @@ async def finding(update: Update, context: Context, data: FindingTap) -> None:
         await query.answer(services.catalog.text("error.callback", "en"))
         return
     outcome = await services.text.confirm(user_id, codes, data.checkin_id, data.is_new)
-    await query.answer()
+    if outcome.advice is not None:
+        await escalations.send_now(context, outcome.advice)  # before anything else
+    await answer_quietly(query)
     lang = outcome.language
     if outcome.kind is TextKind.NO_CONSENT:
         await freeze(query, services.catalog.text("consent.needed", lang))
         return
     if outcome.advice is not None:
-        await escalations.send_now(context, outcome.advice)
         await freeze(query, services.catalog.text("checkin.answered", lang))
         if outcome.ended_checkin_message:
             await _freeze_message(context, chat_id, outcome.ended_checkin_message, lang)

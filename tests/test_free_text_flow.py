@@ -207,3 +207,23 @@ async def test_a_warning_sign_typed_out_of_the_blue_is_in_the_export(
     assert row["status"] == "message" and row["typed_warning_signs"] == "saddle"
     assert row["escalations"] == "emergency: emergency.cauda_equina"
     assert "bum" not in export.document.decode()  # the codes are kept, not the words
+
+
+@pytest.mark.parametrize(
+    ("text", "profile", "head"),
+    [
+        ("my legs gave way and I can't stand up", ("No", "No", "No"), "<b>🚨"),
+        ("I've got a fever and the shivers", ("No", "No", "No"), "<b>⚠️"),
+        ("I fell over on the ice this morning", ("No", "Yes", "No"), "<b>⚠️"),
+        ("I fell over on the ice this morning", ("No", "No", "No"), "<b>ℹ️"),
+        ("I've lost a stone without trying", ("No", "No", "No"), "<b>ℹ️"),
+        ("I've lost a stone without trying", ("No", "No", "Yes"), "<b>⚠️"),
+    ],
+)
+async def test_each_tier_by_text_with_the_profile_deciding(
+    bot: Harness, pat: Person, text: str, profile: tuple[str, str, str], head: str
+) -> None:
+    await onboard(bot, pat, profile=profile)
+    await bot.send(pat, text)
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith(head)

@@ -28,13 +28,19 @@ async def owned(session: AsyncSession, checkin_id: int, telegram_id: int) -> Che
     return result.scalar_one_or_none()
 
 
-async def open_for(session: AsyncSession, user_id: int) -> CheckIn | None:
-    result = await session.execute(
+async def open_for(session: AsyncSession, user_id: int, *, lock: bool = False) -> CheckIn | None:
+    """The person's open check-in. ``lock`` takes the row lock (PostgreSQL), for a writer that
+    changes the row without the version check: a tap committed meanwhile is then seen, not
+    overwritten, and the tap that comes after sees the version moved on."""
+    query = (
         select(CheckIn)
         .where(CheckIn.user_id == user_id, CheckIn.status == OPEN)
         .order_by(CheckIn.started_at.desc())
         .limit(1)
     )
+    if lock:
+        query = query.with_for_update()
+    result = await session.execute(query)
     return result.scalar_one_or_none()
 
 
