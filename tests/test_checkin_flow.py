@@ -15,7 +15,7 @@ FEVER = "Fever, or hot and shivery"
 FALL = "A fall or an injury"
 CHEST = "Chest pain or short of breath"
 STROKE = "Face drooping, arm weak or speech slurred"
-ONE_SIDE = "Weakness or numbness on one side"
+ONE_SIDE = "Weakness or numbness on one side, over hours or days"
 
 
 async def onboard(
@@ -200,7 +200,7 @@ async def test_fever_advice_mentions_immune_lowering_treatment(bot: Harness, pat
     await up_to_warnings(bot, pat)
     await bot.press(pat, FEVER, DONE)
     [advice] = advice_messages(bot, pat)
-    assert "lower your defences against infection" in advice
+    assert "lowers your defences against infection" in advice
 
 
 async def test_chest_pain_that_is_not_the_ms_band_raises_urgent_to_emergency(
@@ -286,7 +286,7 @@ async def test_worsening_needs_three_earlier_check_ins(bot: Harness, pat: Person
     await bot.press(pat, "None of these")
     [escalation] = await escalations(bot)
     assert (escalation.tier, escalation.rule_ids) == ("soon", "soon.worsening")
-    assert "higher than your usual level" in advice_messages(bot, pat)[-1]
+    assert "higher than the usual level" in advice_messages(bot, pat)[-1]
 
 
 async def test_a_relapse_asked_directly_gets_soon_advice(bot: Harness, pat: Person) -> None:
