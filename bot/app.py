@@ -153,7 +153,13 @@ def build_application(
     app.add_handler(CommandHandler("export", data.export_command, filters=private))
     app.add_handler(CommandHandler("delete", data.delete_command, filters=private))
     app.add_handler(CallbackQueryHandler(on_button))
-    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, checkin.text_message))
+    # New messages only: an edited message was read when it was first sent.
+    new = filters.UpdateType.MESSAGE
+    app.add_handler(
+        MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, checkin.text_message)
+    )
+    app.add_handler(MessageHandler(new & private & filters.CAPTION, checkin.text_message))
+    app.add_handler(MessageHandler(new & private & ~filters.COMMAND, checkin.not_words))
     app.add_error_handler(on_error)
 
     if app.job_queue is not None:

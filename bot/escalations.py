@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,8 @@ from bot.triage import Assessment, Tier, codes_of
 from db.models import CaregiverAlert, CaregiverLink, Escalation, SharingSettings, User
 
 log = logging.getLogger(__name__)
+
+_Row = TypeVar("_Row", Escalation, CaregiverAlert)
 
 FIRST_RETRY = timedelta(seconds=20)
 """The immediate send has this long before the retry job may take a row over."""
@@ -275,49 +278,48 @@ class Outbox:
             return jobs
 
     # --- outcomes ---------------------------------------------------------------------------
+    # Both outboxes (the patient's advice, caregivers' alerts) record outcomes the same way.
 
-    async def delivered(self, escalation_id: int) -> None:
+    async def _delivered(self, model: type[_Row], row_id: int) -> None:
         async with self.sessions.begin() as session:
             await session.execute(
-                update(Escalation)
-                .where(Escalation.id == escalation_id)
+                update(model)
+                .where(model.id == row_id)
                 .values(sent_at=self.clock.now(), next_attempt_at=None)
             )
 
-    async def failed(
-        self, escalation_id: int, *, final: str | None = None, retry_after: float | None = None
+    async def _failed(
+        self,
+        model: type[_Row],
+        row_id: int,
+        final: str | None,
+        retry_after: float | None,
     ) -> None:
         """Try again later (after ``retry_after`` seconds when Telegram asked for a pause), or
         stop for good with the reason ``final`` (the chat blocked the bot)."""
         async with self.sessions.begin() as session:
-            escalation = await session.get(Escalation, escalation_id)
-            if escalation is None or escalation.sent_at is not None:
+            row = await session.get(model, row_id)
+            if row is None or row.sent_at is not None:
                 return
             if final is not None:
-                escalation.next_attempt_at = None
-                escalation.failed = final
+                row.next_attempt_at = None
+                row.failed = final
                 return
-            wait = timedelta(seconds=retry_after) if retry_after else _backoff(escalation.attempts)
-            escalation.next_attempt_at = self.clock.now() + wait
+            wait = timedelta(seconds=retry_after) if retry_after else _backoff(row.attempts)
+            row.next_attempt_at = self.clock.now() + wait
+
+    async def delivered(self, escalation_id: int) -> None:
+        await self._delivered(Escalation, escalation_id)
+
+    async def failed(
+        self, escalation_id: int, *, final: str | None = None, retry_after: float | None = None
+    ) -> None:
+        await self._failed(Escalation, escalation_id, final, retry_after)
 
     async def alert_delivered(self, alert_id: int) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(CaregiverAlert)
-                .where(CaregiverAlert.id == alert_id)
-                .values(sent_at=self.clock.now(), next_attempt_at=None)
-            )
+        await self._delivered(CaregiverAlert, alert_id)
 
     async def alert_failed(
         self, alert_id: int, *, final: str | None = None, retry_after: float | None = None
     ) -> None:
-        async with self.sessions.begin() as session:
-            alert = await session.get(CaregiverAlert, alert_id)
-            if alert is None or alert.sent_at is not None:
-                return
-            if final is not None:
-                alert.next_attempt_at = None
-                alert.failed = final
-                return
-            wait = timedelta(seconds=retry_after) if retry_after else _backoff(alert.attempts)
-            alert.next_attempt_at = self.clock.now() + wait
+        await self._failed(CaregiverAlert, alert_id, final, retry_after)

@@ -23,7 +23,7 @@ from bot.escalations import Advice
 from bot.findings import Code, Finding, present, uncertain
 from bot.triage import Facts, Tier, assess
 from bot.users import profile_of
-from db.models import CheckIn, User
+from db.models import CheckIn, Escalation, User
 from db.repo import checkins as repo
 from db.repo import users as user_repo
 
@@ -229,6 +229,19 @@ class TextIntake:
         )
         return result.scalar_one_or_none()
 
+    async def _recent_tier(self, session: AsyncSession, user: User) -> str:
+        since = self.checkins.clock.now() - self.recent
+        tiers = (
+            await session.scalars(
+                select(Escalation.tier).where(
+                    Escalation.user_id == user.id,
+                    Escalation.checkin_id.is_(None),
+                    Escalation.created_at >= since,
+                )
+            )
+        ).all()
+        return max(tiers, key=lambda t: Tier.of(t), default="none")
+
     async def _escalate(
         self,
         session: AsyncSession,
@@ -239,7 +252,10 @@ class TextIntake:
         """Escalate typed warning signs: within the check-in they are about (one message per
         tier per check-in), or on their own. Emergency advice closes an open check-in."""
         if checkin is None:
-            state = CheckinState(text_findings=sorted(c.value for c in codes))
+            # Outside a check-in, advice given for typed signs in the last while counts as this
+            # message's: never a milder message after it.
+            given = await self._recent_tier(session, user)
+            state = CheckinState(text_findings=sorted(c.value for c in codes), escalated=given)
             due = self.checkins.decide(user, state, minimum=Tier.SOON)
             return await self.checkins.record(session, user, None, due), None
         state = CheckinState.from_json(checkin.state)

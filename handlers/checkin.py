@@ -149,7 +149,7 @@ async def text_message(update: Update, context: Context) -> None:
     services = context.services
     user_id, chat_id, language_code = who(update)
     message = message_of(update)
-    text = message.text or ""
+    text = message.text or message.caption or ""  # a photo's caption is read like a message
     catalog = services.catalog
     outcome = await services.text.receive(user_id, text)
     lang = outcome.language
@@ -171,6 +171,15 @@ async def text_message(update: Update, context: Context) -> None:
         await message.reply_text(catalog.text("note.too_long", lang, limit=limit))
         return
     await _after_text(context, chat_id, outcome, message)
+
+
+async def not_words(update: Update, context: Context) -> None:
+    """A voice message, sticker or picture without words: say so, with the safety line."""
+    services = context.services
+    user_id, _, language_code = who(update)
+    person = await services.users.get(user_id)
+    lang = person.language if person else services.catalog.language_for(language_code)
+    await message_of(update).reply_text(services.catalog.text("text.only_words", lang))
 
 
 async def _after_text(

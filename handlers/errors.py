@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -15,17 +16,13 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: Context) -> None:
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
-    # The traceback is logged without the exception's message for non-Telegram errors: database
-    # errors can quote values, and values here are health data.
+    # For other errors only the type and the stack frames are logged, never the exception's
+    # message: database errors can quote values, and values here are health data.
     if isinstance(error, TelegramError):
         log.error("Telegram error on update %s: %s", update_id, error.message)
     else:
-        log.error(
-            "Error on update %s: %s",
-            update_id,
-            type(error).__name__,
-            exc_info=(type(error), error, error.__traceback__) if error else None,
-        )
+        frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
+        log.error("Error on update %s: %s\n%s", update_id, type(error).__name__, frames)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             catalog = context.services.catalog

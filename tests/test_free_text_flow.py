@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.logging_setup import silence_loguru
 from db.models import CheckIn
-from tests.harness import Harness, Person
+from tests.harness import Harness, Person, text_update
 from tests.test_checkin_flow import (
     BLADDER,
     DONE,
@@ -227,3 +227,46 @@ async def test_each_tier_by_text_with_the_profile_deciding(
     await bot.send(pat, text)
     [advice] = advice_messages(bot, pat)
     assert advice.startswith(head)
+
+
+async def test_outside_a_check_in_a_later_message_never_gets_milder_advice(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "I can't pee at all since last night")
+    await bot.send(pat, "and now I've got a fever and the shivers")
+    heads = [a[:4] for a in advice_messages(bot, pat)]
+    assert heads == ["<b>🚨"]  # the urgent fever advice is not sent after the emergency
+    assert [e.tier for e in await escalations(bot)] == ["emergency"]
+
+
+def _message(person: Person, **content: object) -> dict[str, object]:
+    update = text_update(person, "x")
+    message = update["message"]
+    del message["text"]
+    message.update(content)
+    return update
+
+
+async def test_a_photo_caption_is_read_and_a_voice_message_gets_a_plain_reply(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 10, "height": 10}]
+    await bot.process(_message(pat, photo=photo, caption="look, I wet myself this morning"))
+    assert advice_messages(bot, pat)[-1].startswith("<b>🚨")
+    voice = {"file_id": "v1", "file_unique_id": "u2", "duration": 3}
+    await bot.process(_message(pat, voice=voice))
+    assert "only read typed words" in bot.api.texts_sent(pat.chat_id)[-1]
+    assert "emergency number" in bot.api.texts_sent(pat.chat_id)[-1]
+
+
+async def test_an_edited_message_is_not_read_twice(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    first = text_update(pat, "I can't pee at all since last night")
+    await bot.process(first)
+    edited = {"update_id": first["update_id"] + 100_000, "edited_message": first["message"]}
+    edited["edited_message"]["edit_date"] = edited["edited_message"]["date"]
+    await bot.process(edited)
+    assert len(advice_messages(bot, pat)) == 1
+    assert len(await escalations(bot)) == 1
