@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -19,6 +19,7 @@ from telegram.ext import (
     ExtBot,
     JobQueue,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -42,6 +43,7 @@ from handlers import caregivers, checkin, data, escalations, onboarding
 from handlers import history as history_handlers
 from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
+from handlers.common import drop_anonymous
 from handlers.context import Context
 from handlers.errors import on_error
 from handlers.reminders import TelegramReminderSender
@@ -140,6 +142,7 @@ def build_application(
     app.bot_data["services"] = services
 
     private = filters.ChatType.PRIVATE
+    app.add_handler(TypeHandler(Update, drop_anonymous), group=-1)
     app.add_handler(MessageHandler(filters.COMMAND & ~private, onboarding.not_private))
     app.add_handler(CommandHandler("start", onboarding.start, filters=private))
     app.add_handler(CommandHandler("help", onboarding.help_command, filters=private))

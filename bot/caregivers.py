@@ -19,6 +19,7 @@ from bot import awaiting as expect
 from bot.awaiting import Awaiting, Expect
 from bot.clock import Clock
 from bot.history import HistoryService, Period
+from bot.sanitize import clean_text
 from content.loader import Catalog
 from db.models import CaregiverInvite, CaregiverLink, CaregiverView, SharingSettings, User
 from db.repo import caregivers as repo
@@ -199,7 +200,7 @@ class CaregiverService:
                 return InvitePreview(None, patient_name, InviteProblem.EXPIRED)
             caregiver = await user_repo.get_or_create(session, caregiver_tg, chat_id, language, now)
             if name:
-                caregiver.display_name = name[:64]
+                caregiver.display_name = clean_text(name)[:64] or None
             if patient is None or caregiver.id == patient.id:
                 return InvitePreview(None, patient_name, InviteProblem.SELF)
             caregiver.awaiting = expect.invite(invite.id).encode()

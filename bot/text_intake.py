@@ -21,6 +21,7 @@ from bot.checkin import FINISHED, Answers, CheckinState
 from bot.checkin_service import CheckinService
 from bot.escalations import Advice
 from bot.findings import Code, Finding, present, uncertain
+from bot.sanitize import clean_text
 from bot.triage import Facts, Tier, assess
 from bot.users import profile_of
 from db.models import CheckIn, Escalation, User
@@ -30,6 +31,8 @@ from db.repo import users as user_repo
 log = logging.getLogger(__name__)
 
 NOTE_SEPARATOR = "\n"
+NOTE_KEPT_CHARS = 16_384
+"""What a check-in's note keeps of typed messages (the newest, if there were more)."""
 
 
 class TextKind(StrEnum):
@@ -87,6 +90,7 @@ class TextIntake:
 
     async def receive(self, telegram_id: int, text: str) -> TextOutcome:
         """Read one message and act on it: escalate, ask, keep it, or hand it back."""
+        text = clean_text(text)
         # Reading takes a few milliseconds of CPU; off the event loop, other people wait less.
         findings = await asyncio.to_thread(self.read_findings, text)
         found, hedged = present(findings), uncertain(findings)
@@ -208,7 +212,8 @@ class TextIntake:
 
     def _append(self, checkin: CheckIn, text: str) -> None:
         kept = (checkin.note + NOTE_SEPARATOR + text) if checkin.note else text
-        checkin.note = kept[-self.note_max_chars * 4 :]
+        # Bounded, so a flood cannot grow one row without end; a whole message is always kept.
+        checkin.note = kept[-max(NOTE_KEPT_CHARS, len(text)) :]
         checkin.version += 1
 
     async def _own(self, session: AsyncSession, user: User, checkin_id: int) -> CheckIn | None:

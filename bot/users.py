@@ -11,6 +11,7 @@ from bot import awaiting as expect
 from bot.awaiting import Awaiting
 from bot.clock import Clock
 from bot.reminders import apply_zone
+from bot.sanitize import clean_text
 from bot.timezones import local_time, parse_zone
 from bot.triage import Profile
 from content.loader import Catalog
@@ -94,7 +95,7 @@ class UserService:
         async with self.sessions.begin() as session:
             user = await repo.get_or_create(session, telegram_id, chat_id, language, now)
             if name:
-                user.display_name = name[:64]
+                user.display_name = clean_text(name)[:64] or None
             if consent and user.consent_at is None:
                 user.consent_at = now
             return _person(user)

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from bot.timezones import QUICK_ZONES
 
 MAX_BYTES = 64
-_ID = r"([1-9][0-9]{0,17})"
+_ID = r"([1-9][0-9]{0,8})"
+"""Row ids in buttons: below 10^9, so never beyond the 32-bit integer columns they are looked up
+in (a forged larger number is refused here, not by a database error)."""
 _CHECKIN = re.compile(rf"^c:{_ID}:([a-z_]{{1,24}}):([a-z0-9_<>]{{1,24}})$")
 _RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
 _NOTE = re.compile(rf"^n:{_ID}:(add|x)$")

@@ -6,8 +6,20 @@ import logging
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 log = logging.getLogger(__name__)
+
+
+async def drop_anonymous(update: object, context: object) -> None:
+    """Before any handler: an update with no person or chat behind it (a channel post, a poll)
+    is not for this bot; it is dropped quietly rather than failing in a handler."""
+    if not isinstance(update, Update) or update.effective_user is None:
+        raise ApplicationHandlerStop
+    if update.effective_chat is None and update.callback_query is None:
+        raise ApplicationHandlerStop
+    if update.callback_query is not None and update.callback_query.message is None:
+        raise ApplicationHandlerStop  # a button on an inline message: none are sent
 
 
 def who(update: Update) -> tuple[int, int, str | None]:

@@ -23,7 +23,8 @@ from handlers.callback_data import (
 )
 from handlers.views import PROFILE_ORDER
 
-BIGGEST_ID = 10**18 - 1
+BIGGEST_ID = 10**9 - 1
+"""The largest row id a button carries: below 2^31, the range of the integer id columns."""
 
 
 def all_taps() -> list[object]:
@@ -67,3 +68,9 @@ def test_decoding_anything_never_raises(data: str) -> None:
 )  # fmt: skip
 def test_malformed_data_decodes_to_nothing(data: str | None) -> None:
     assert decode(data) is None
+
+
+def test_ids_beyond_the_database_range_are_refused_before_any_query() -> None:
+    assert decode(f"c:{BIGGEST_ID + 1}:pain:5") is None
+    assert decode(f"h:{2**32}:7") is None
+    assert decode(f"m:{2**31}:go") is None

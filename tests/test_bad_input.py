@@ -1,0 +1,78 @@
+"""Bad input gets a clear reply and loses nothing, on SQLite and PostgreSQL alike: control
+characters, numbers out of range, updates with no person behind them, oversize text."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db.models import CheckIn, User
+from tests.harness import Harness, Person, button_update
+from tests.test_checkin_flow import checkins, onboard, up_to_warnings
+
+
+async def test_a_nul_byte_in_a_note_is_dropped_and_the_note_kept(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await up_to_warnings(bot, pat)
+    await bot.press(pat, "None of these", "📝 Add a note")
+    await bot.send(pat, "walked\x00 to the shop\x07, felt ok")
+    assert "note is saved" in bot.screen(pat).text
+    [checkin] = await checkins(bot)
+    assert checkin.note == "walked to the shop, felt ok"
+
+
+async def test_a_nul_byte_in_a_first_name_is_dropped(bot: Harness) -> None:
+    odd = Person(7007, "Jo\x00e\x1b")
+    await onboard(bot, odd)
+    async with bot.services.sessions() as session:
+        [user] = (await session.scalars(select(User))).all()
+    assert user.display_name == "Joe"
+
+
+async def test_numbers_too_large_for_the_database_get_a_polite_answer(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    message = bot.api.message_json(bot.screen(pat))
+    errors_before = len(bot.api.texts_sent(pat.chat_id))
+    for data in ("c:99999999999:pain:5", "h:4294967296:7", "m:123456789012:go", "g:rm:9999999999"):
+        await bot.process(button_update(pat, data, message))
+    toasts = [c.params.get("text", "") for c in bot.api.calls_of("answerCallbackQuery")[-4:]]
+    assert all("could not read that button" in t for t in toasts)
+    # No "something went wrong": nothing failed.
+    assert len(bot.api.texts_sent(pat.chat_id)) == errors_before
+    [checkin] = await checkins(bot)
+    assert checkin.status == "open" and checkin.pain_score is None
+
+
+async def test_updates_without_a_person_or_chat_are_ignored(bot: Harness, pat: Person) -> None:
+    channel = {"id": -100123, "type": "channel", "title": "news"}
+    await bot.process(
+        {
+            "update_id": 990001,
+            "channel_post": {"message_id": 1, "date": 0, "chat": channel, "text": "I can't pee"},
+        }
+    )
+    await bot.process(
+        {
+            "update_id": 990002,
+            "edited_channel_post": {
+                "message_id": 1, "date": 0, "edit_date": 1, "chat": channel, "text": "fell over"
+            },
+        }
+    )  # fmt: skip
+    assert bot.api.calls_of("sendMessage") == []
+
+
+async def test_the_longest_message_telegram_allows_is_kept_in_a_check_in(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "4")
+    long_text = ("my back is sore and stiff today " * 200)[:4096]
+    await bot.send(pat, long_text)
+    assert "added that to this check-in" in bot.api.texts_sent(pat.chat_id)[-1]
+    async with bot.services.sessions() as session:
+        [checkin] = (await session.scalars(select(CheckIn))).all()
+    assert checkin.note and checkin.note.startswith("my back is sore")
