@@ -10,6 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import awaiting as expect
@@ -164,7 +165,21 @@ class CheckinService:
                     checkin_id=current.id,
                     message_id=current.message_id,
                 )
-            checkin = await self._create(session, user, reminder_delivery_id)
+            try:
+                async with session.begin_nested():
+                    checkin = await self._create(session, user, reminder_delivery_id)
+            except IntegrityError:
+                # Another /checkin of the same person won the race (at most one open check-in
+                # per person is a unique index): offer to carry on with that one.
+                current = await repo.open_for(session, user.id)
+                if current is None:
+                    raise
+                return Reply(
+                    Status.RESUME_OFFER,
+                    user.language,
+                    checkin_id=current.id,
+                    message_id=current.message_id,
+                )
             return Reply(Status.OK, user.language, checkin.id, screen=_screen(checkin))
 
     async def _create(

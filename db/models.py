@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -95,7 +96,17 @@ class CheckIn(Base):
     """One check-in. While open it holds its draft state; the answers table is the record."""
 
     __tablename__ = "checkins"
-    __table_args__ = (Index("ix_checkins_user_status", "user_id", "status"),)
+    __table_args__ = (
+        Index("ix_checkins_user_status", "user_id", "status"),
+        # At most one open check-in per person, whatever races happen (two /checkin at once).
+        Index(
+            "uq_checkins_one_open",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -76,3 +76,36 @@ async def test_the_longest_message_telegram_allows_is_kept_in_a_check_in(
     async with bot.services.sessions() as session:
         [checkin] = (await session.scalars(select(CheckIn))).all()
     assert checkin.note and checkin.note.startswith("my back is sore")
+
+
+async def test_two_checkin_commands_at_once_open_one_check_in(bot: Harness, pat: Person) -> None:
+    import asyncio
+
+    from tests.harness import text_update
+
+    await onboard(bot, pat)
+    await asyncio.gather(
+        bot.process(text_update(pat, "/checkin")), bot.process(text_update(pat, "/checkin"))
+    )
+    [checkin] = await checkins(bot)
+    assert checkin.status == "open"
+    texts = bot.api.texts_sent(pat.chat_id)[-2:]
+    assert any("How much does your back hurt" in t for t in texts)
+    assert all("went wrong" not in t for t in texts)
+
+
+async def test_the_database_refuses_a_second_open_check_in(bot: Harness, pat: Person) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    [first] = await checkins(bot)
+    with pytest.raises(IntegrityError):
+        async with bot.services.sessions.begin() as session:
+            session.add(
+                CheckIn(
+                    user_id=first.user_id, started_at=first.started_at,
+                    updated_at=first.updated_at, status="open", step="pain", state={}, version=0,
+                )
+            )  # fmt: skip
