@@ -276,28 +276,40 @@ class CaregiverService:
             log.info("caregiver link %s removed", link_id)
             return name_of(caregiver) if caregiver else ""
 
-    async def change_sharing(self, patient_tg: int, what: str) -> bool:
-        """Toggle one sharing choice (red, amber, week) or step the missed-days choice."""
+    async def change_sharing(self, patient_tg: int, what: str, value: int | None = None) -> bool:
+        """Set one sharing choice: red, amber, week to ``value`` 1 (on) or 0 (off), miss to a
+        number of days. The button carries the value, so a repeated tap changes nothing; with
+        no value (a keyboard from before buttons carried one) the choice is toggled."""
         async with self.sessions.begin() as session:
             patient = await user_repo.by_telegram_id(session, patient_tg)
             if patient is None or patient.consent_at is None:
                 return False
             settings = await repo.settings_of(session, patient.id)
+            if what in ("red", "amber", "week") and value not in (None, 0, 1):
+                return False
+            on = None if value is None else bool(value)
             if what == "red":
-                settings.red_alerts = not settings.red_alerts
+                settings.red_alerts = (not settings.red_alerts) if on is None else on
             elif what == "amber":
-                settings.amber_alerts = not settings.amber_alerts
+                settings.amber_alerts = (not settings.amber_alerts) if on is None else on
             elif what == "week":
-                settings.weekly_summary = not settings.weekly_summary
-                settings.summary_at = self.clock.now() if settings.weekly_summary else None
+                before = settings.weekly_summary
+                settings.weekly_summary = (not before) if on is None else on
+                if settings.weekly_summary != before:
+                    settings.summary_at = self.clock.now() if settings.weekly_summary else None
             elif what == "miss":
-                index = (
-                    MISSED_DAY_CHOICES.index(settings.missed_days)
-                    if (settings.missed_days in MISSED_DAY_CHOICES)
-                    else 0
-                )
-                settings.missed_days = MISSED_DAY_CHOICES[(index + 1) % len(MISSED_DAY_CHOICES)]
-                settings.missed_alert_at = None
+                if value is None:
+                    index = (
+                        MISSED_DAY_CHOICES.index(settings.missed_days)
+                        if (settings.missed_days in MISSED_DAY_CHOICES)
+                        else 0
+                    )
+                    value = MISSED_DAY_CHOICES[(index + 1) % len(MISSED_DAY_CHOICES)]
+                if value not in MISSED_DAY_CHOICES:
+                    return False
+                if settings.missed_days != value:
+                    settings.missed_days = value
+                    settings.missed_alert_at = None
             else:
                 return False
             return True

@@ -17,6 +17,9 @@ from content.loader import Questionnaire
 BACK = "<"
 DONE = ">"
 """Reserved option values for the Back and Done buttons."""
+TICK = "+"
+UNTICK = "-"
+"""Prefixes of a multi-select option: tick it, or untick it."""
 
 FINISHED = "done"
 """The step value of a check-in whose questions are all answered."""
@@ -242,12 +245,20 @@ class Engine:
         if option == self.none_option(step):
             new.answers[step.value] = []
             return self._advance(new, step)
+        # A tick carries the state it sets ("+lower" ticks, "-lower" unticks), so a repeated
+        # delivery or a double tap changes nothing; a bare option (older keyboards) flips.
+        wanted: bool | None = None
+        if option[:1] in (TICK, UNTICK):
+            wanted, option = option[0] == TICK, option[1:]
         if option not in self.options(step):
             return Transition(Outcome.INVALID, new, step.value)
-        if option in new.draft:
-            new.draft.remove(option)
-        else:
+        ticked = option in new.draft
+        if wanted is None:
+            wanted = not ticked
+        if wanted and not ticked:
             new.draft.append(option)
+        elif not wanted and ticked:
+            new.draft.remove(option)
         return Transition(Outcome.TOGGLED, new, step.value)
 
     def skip_to_end(self, state: CheckinState) -> CheckinState:

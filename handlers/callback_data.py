@@ -27,11 +27,12 @@ MAX_BYTES = 64
 _ID = r"([1-9][0-9]{0,8})"
 """Row ids in buttons: below 10^9, so never beyond the 32-bit integer columns they are looked up
 in (a forged larger number is refused here, not by a database error)."""
-_CHECKIN = re.compile(rf"^c:{_ID}:([a-z_]{{1,24}}):([a-z0-9_<>]{{1,24}})$")
+_CHECKIN = re.compile(rf"^c:{_ID}:([a-z_]{{1,24}}):([a-z0-9_<>+\-]{{1,24}})$")
 _RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
 _NOTE = re.compile(rf"^n:{_ID}:(add|x)$")
 _REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
 _SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,8}))?$")
+_CARE_SET = re.compile(r"^g:(red|amber|week|miss):([0-9]{1,2})$")
 _CARE = re.compile(rf"^g:(inv|rm|red|amber|miss|week|acc|dec)(?::{_ID})?$")
 _HISTORY = re.compile(rf"^h:{_ID}:(7|30|90)$")
 _FINDING = re.compile(rf"^f:([a-z]{{2}}(?:\.[a-z]{{2}}){{0,10}}):(y|n)(?::{_ID})?$")
@@ -177,6 +178,8 @@ def decode(data: str | None) -> Tap | None:
         return ReminderTap(int(m.group(1)), m.group(2))
     if m := _SETTINGS.match(data):
         return SettingsTap(m.group(1), m.group(2))
+    if m := _CARE_SET.match(data):
+        return CareTap(m.group(1), int(m.group(2)))
     if m := _CARE.match(data):
         return CareTap(m.group(1), int(m.group(2)) if m.group(2) else None)
     if m := _HISTORY.match(data):

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 
-from bot.caregivers import Accepted, InviteProblem, Overview, Recipient
+from bot.caregivers import MISSED_DAY_CHOICES, Accepted, InviteProblem, Overview, Recipient
 from bot.history import text_messages
 from content.loader import Catalog
 from handlers import views
@@ -48,19 +48,24 @@ def overview_screen(catalog: Catalog, overview: Overview) -> tuple[str, InlineKe
     rows += [
         [_b(t("cg.remove_button", lang, name=f.name), "rm", f.link_id)] for f in overview.followers
     ]
-    rows += [
-        [_b(t("cg.btn_red", lang, state=state[sharing.red_alerts]), "red")],
-        [_b(t("cg.btn_amber", lang, state=state[sharing.amber_alerts]), "amber")],
-        [
-            _b(
-                t("cg.btn_missed", lang, days=sharing.missed_days)
-                if sharing.missed_days
-                else t("cg.btn_missed_off", lang),
-                "miss",
-            )
-        ],
-        [_b(t("cg.btn_week", lang, state=state[sharing.weekly_summary]), "week")],
+    # Each button carries the value it sets (1 on, 0 off, or the next number of days), so a
+    # repeated delivery of the same tap changes nothing.
+    days = sharing.missed_days
+    next_days = MISSED_DAY_CHOICES[
+        (MISSED_DAY_CHOICES.index(days) + 1) % len(MISSED_DAY_CHOICES)
+        if days in MISSED_DAY_CHOICES
+        else 0
     ]
+    missed = t("cg.btn_missed", lang, days=days) if days else t("cg.btn_missed_off", lang)
+    rows += [
+        [_b(t("cg.btn_red", lang, state=state[sharing.red_alerts]), "red",
+            int(not sharing.red_alerts))],
+        [_b(t("cg.btn_amber", lang, state=state[sharing.amber_alerts]), "amber",
+            int(not sharing.amber_alerts))],
+        [_b(missed, "miss", next_days)],
+        [_b(t("cg.btn_week", lang, state=state[sharing.weekly_summary]), "week",
+            int(not sharing.weekly_summary))],
+    ]  # fmt: skip
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -150,7 +155,7 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
             return
         await query.answer(catalog.text("cg.removed", lang, name=name))
     elif data.action in ("red", "amber", "miss", "week"):
-        await care.change_sharing(user_id, data.action)
+        await care.change_sharing(user_id, data.action, data.target)
         await query.answer()
     overview = await care.overview(user_id)
     if overview is not None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.checkin import BACK, DONE, Engine, Step
+from bot.checkin import BACK, DONE, TICK, UNTICK, Engine, Step
 from bot.checkin_service import CANCEL, Screen, Summary
 from bot.escalations import Advice
 from bot.findings import Code, encode_codes
@@ -60,7 +60,16 @@ def question(catalog: Catalog, engine: Engine, lang: str, screen: Screen) -> Ren
     else:
         labels = [(o, t(f"opt.{step.value}.{o}", lang)) for o in engine.options(step)]
         ticked = set(screen.draft)
-        buttons = [_button((_TICK if o in ticked else "") + label, tap(o)) for o, label in labels]
+        if kind == "multi":
+            # Each button says what it sets, so a repeated tap cannot flip it back.
+            buttons = [
+                _button(_TICK + label, tap(UNTICK + o))
+                if o in ticked
+                else _button(label, tap(TICK + o))
+                for o, label in labels
+            ]
+        else:
+            buttons = [_button(label, tap(o)) for o, label in labels]
         wide = kind == "multi" and any(len(label) > _WIDE_LABEL for _, label in labels)
         rows = _rows(buttons, 1 if wide else 3 if kind == "single" else 2)
         if kind == "multi":

@@ -109,3 +109,44 @@ async def test_the_database_refuses_a_second_open_check_in(bot: Harness, pat: Pe
                     updated_at=first.updated_at, status="open", step="pain", state={}, version=0,
                 )
             )  # fmt: skip
+
+
+async def test_a_tick_delivered_twice_stays_ticked(bot: Harness, pat: Person) -> None:
+    from tests.harness import find_button
+
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "5")
+    question = bot.screen(pat)
+    tick = find_button(question, "Lower back")
+    for _ in range(2):  # a slow webhook answer makes Telegram deliver the same tap again
+        await bot.tap(pat, tick, question)
+    assert "✅ Lower back" in bot.screen(pat).labels()
+    [checkin] = await checkins(bot)
+    assert checkin.state["draft"] == ["lower"]
+    # Unticking is its own button, and a repeat of it is harmless too.
+    untick = find_button(bot.screen(pat), "Lower back")
+    for _ in range(2):
+        await bot.tap(pat, untick, bot.screen(pat))
+    assert "Lower back" in bot.screen(pat).labels()
+    [checkin] = await checkins(bot)
+    assert checkin.state["draft"] == []
+
+
+async def test_a_sharing_choice_tapped_twice_on_the_same_keyboard_is_set_once(
+    bot: Harness, pat: Person
+) -> None:
+    from bot.caregivers import MISSED_DAY_CHOICES
+    from tests.harness import find_button
+
+    await onboard(bot, pat)
+    await bot.send(pat, "/caregivers")
+    screen = bot.screen(pat)
+    off = find_button(screen, "🚨 Urgent alerts: on")
+    stale = bot.api.message_json(screen)
+    for _ in range(2):
+        await bot.process(button_update(pat, off, stale))
+    assert "🚨 Urgent alerts: off" in bot.screen(pat).labels()
+    overview = await bot.services.caregivers.overview(pat.user_id)
+    assert overview is not None and overview.sharing.red_alerts is False
+    assert overview.sharing.missed_days in MISSED_DAY_CHOICES
