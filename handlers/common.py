@@ -41,6 +41,11 @@ async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
             return True
         log.info("could not edit a message: %s", exc.message)
         return False
+    except TelegramError as exc:
+        # A server error or a timeout: the patient may still be looking at a question the
+        # database has moved past, so the caller sends the current one anew.
+        log.info("could not edit a message: %s", type(exc).__name__)
+        return False
     return True
 
 

@@ -150,3 +150,16 @@ async def test_a_sharing_choice_tapped_twice_on_the_same_keyboard_is_set_once(
     overview = await bot.services.caregivers.overview(pat.user_id)
     assert overview is not None and overview.sharing.red_alerts is False
     assert overview.sharing.missed_days in MISSED_DAY_CHOICES
+
+
+async def test_after_a_failed_edit_the_current_question_is_shown_again(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    bot.api.fail("editMessageText", 502, "Bad Gateway")
+    await bot.press(pat, "5")
+    # The answer was stored, and the patient sees the question the database is on now.
+    assert "Where is the pain" in bot.screen(pat).text
+    [checkin] = await checkins(bot)
+    assert (checkin.step, checkin.pain_score) == ("where", 5)
