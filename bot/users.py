@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete
@@ -99,6 +100,26 @@ class UserService:
             if consent and user.consent_at is None:
                 user.consent_at = now
             return _person(user)
+
+    async def new_nonce(self, telegram_id: int) -> str | None:
+        """A fresh nonce for a consent or delete question; buttons of older questions stop
+        working. None when the person is unknown."""
+        nonce = secrets.token_hex(4)
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is None:
+                return None
+            user.confirm_nonce = nonce
+            return nonce
+
+    async def take_nonce(self, telegram_id: int, nonce: str) -> bool:
+        """Whether ``nonce`` is the one of the last question shown; it is used up either way."""
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is None or not nonce or user.confirm_nonce != nonce:
+                return False
+            user.confirm_nonce = None
+            return True
 
     async def get(self, telegram_id: int) -> Person | None:
         async with self.sessions.begin() as session:

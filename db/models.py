@@ -56,6 +56,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_NEVER_REUSED = {"sqlite_autoincrement": True}
+"""Ids of these tables reach buttons (callback data). SQLite would otherwise reuse the id of a
+deleted row, and an old button could then act on someone else's new row."""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
@@ -70,6 +75,7 @@ class User(Base):
     """A person who has talked to the bot. Holds no health data."""
 
     __tablename__ = "users"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -90,6 +96,8 @@ class User(Base):
     """Profile: cancer in the past (None: not answered)."""
     profile_at: Mapped[datetime | None]
     """When the profile questions were last answered."""
+    confirm_nonce: Mapped[str | None] = mapped_column(String(16))
+    """The nonce of the consent or delete question shown last: only its buttons act."""
 
 
 class CheckIn(Base):
@@ -106,6 +114,7 @@ class CheckIn(Base):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
+        _NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -150,7 +159,7 @@ class Escalation(Base):
     confirms it (``sent_at``)."""
 
     __tablename__ = "escalations"
-    __table_args__ = (Index("ix_escalations_pending", "sent_at", "next_attempt_at"),)
+    __table_args__ = (Index("ix_escalations_pending", "sent_at", "next_attempt_at"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -179,6 +188,7 @@ class CaregiverAlert(Base):
     __table_args__ = (
         UniqueConstraint("escalation_id", "link_id"),
         Index("ix_caregiver_alerts_pending", "sent_at", "next_attempt_at"),
+        _NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -241,7 +251,7 @@ class ReminderDelivery(Base):
     claimers can never both own the same occurrence."""
 
     __tablename__ = "reminder_deliveries"
-    __table_args__ = (UniqueConstraint("rule_id", "due_at", "kind"),)
+    __table_args__ = (UniqueConstraint("rule_id", "due_at", "kind"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("reminder_rules.id", ondelete="CASCADE"))
@@ -260,6 +270,7 @@ class CaregiverInvite(Base):
     """A single-use, expiring invite. Only the SHA-256 of the token is stored."""
 
     __tablename__ = "caregiver_invites"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -274,7 +285,7 @@ class CaregiverLink(Base):
     """A caregiver who may see a patient's history, while ``revoked_at`` is empty."""
 
     __tablename__ = "caregiver_links"
-    __table_args__ = (UniqueConstraint("patient_id", "caregiver_id"),)
+    __table_args__ = (UniqueConstraint("patient_id", "caregiver_id"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

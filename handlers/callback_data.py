@@ -36,6 +36,8 @@ _CARE_SET = re.compile(r"^g:(red|amber|week|miss):([0-9]{1,2})$")
 _CARE = re.compile(rf"^g:(inv|rm|red|amber|miss|week|acc|dec)(?::{_ID})?$")
 _HISTORY = re.compile(rf"^h:{_ID}:(7|30|90)$")
 _FINDING = re.compile(rf"^f:([a-z]{{2}}(?:\.[a-z]{{2}}){{0,10}}):(y|n)(?::{_ID})?$")
+_DATA = re.compile(r"^x:(del|keep)(?::([0-9a-f]{8}))?$")
+_CONSENT = re.compile(r"^o:(yes|no)(?::([0-9a-f]{8}))?$")
 _PROFILE = re.compile(r"^p:(imm|bone|cancer):(y|n|u)$")
 
 
@@ -61,6 +63,8 @@ class NoteTap:
 @dataclass(frozen=True)
 class ConsentTap:
     agree: bool
+    nonce: str = ""
+    """The consent question's nonce: a button from an older question does nothing."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class CareTap:
 @dataclass(frozen=True)
 class DataTap:
     delete: bool
+    nonce: str = ""
+    """The delete question's nonce: a button from before a change does nothing."""
 
 
 @dataclass(frozen=True)
@@ -139,8 +145,8 @@ def encode(tap: Tap) -> str:
             data = f"r:{checkin_id}:{'new' if restart else 'go'}"
         case NoteTap(checkin_id, cancel):
             data = f"n:{checkin_id}:{'x' if cancel else 'add'}"
-        case ConsentTap(agree):
-            data = f"o:{'yes' if agree else 'no'}"
+        case ConsentTap(agree, nonce):
+            data = f"o:{'yes' if agree else 'no'}" + (f":{nonce}" if nonce else "")
         case ZoneTap(zone):
             data = f"tz:{zone or '?'}"
         case ReminderTap(delivery_id, action):
@@ -151,8 +157,8 @@ def encode(tap: Tap) -> str:
             data = f"g:{action}" + (f":{target}" if target is not None else "")
         case HistoryTap(patient_id, days):
             data = f"h:{patient_id}:{days}"
-        case DataTap(delete):
-            data = f"x:{'del' if delete else 'keep'}"
+        case DataTap(delete, nonce):
+            data = f"x:{'del' if delete else 'keep'}" + (f":{nonce}" if nonce else "")
         case FindingTap(codes, is_new, checkin_id):
             data = f"f:{codes}:{'y' if is_new else 'n'}" + (
                 f":{checkin_id}" if checkin_id is not None else ""
@@ -188,10 +194,10 @@ def decode(data: str | None) -> Tap | None:
         return FindingTap(m.group(1), m.group(2) == "y", int(m.group(3)) if m.group(3) else None)
     if m := _PROFILE.match(data):
         return ProfileTap(m.group(1), m.group(2))
-    if data in ("x:del", "x:keep"):
-        return DataTap(data == "x:del")
-    if data in ("o:yes", "o:no"):
-        return ConsentTap(data == "o:yes")
+    if m := _DATA.match(data):
+        return DataTap(m.group(1) == "del", m.group(2) or "")
+    if m := _CONSENT.match(data):
+        return ConsentTap(m.group(1) == "yes", m.group(2) or "")
     if data.startswith("tz:"):
         zone = data[3:]
         if zone == "?":

@@ -34,7 +34,8 @@ async def delete_command(update: Update, context: Context) -> None:
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
     lang = person.language if person else catalog.language_for(language_code)
-    if person is None:
+    nonce = await services.users.new_nonce(user_id) if person else None
+    if person is None or nonce is None:
         await message_of(update).reply_text(catalog.text("data.nothing", lang))
         return
     keyboard = InlineKeyboardMarkup(
@@ -42,7 +43,7 @@ async def delete_command(update: Update, context: Context) -> None:
             [InlineKeyboardButton(catalog.text("data.keep_button", lang),
                                   callback_data=encode(DataTap(delete=False)))],
             [InlineKeyboardButton(catalog.text("data.delete_button", lang),
-                                  callback_data=encode(DataTap(delete=True)))],
+                                  callback_data=encode(DataTap(True, nonce)))],
         ]
     )  # fmt: skip
     await message_of(update).reply_text(
@@ -61,6 +62,11 @@ async def tap(update: Update, context: Context, data: DataTap) -> None:
     await query.answer()
     if not data.delete:
         await edit(query, catalog.text("data.kept", lang))
+        return
+    if not await services.users.take_nonce(user_id, data.nonce):
+        # A button from an older question (before a change, or before joining again): the
+        # person confirms again, on a question that is current.
+        await edit(query, catalog.text("confirm.stale", lang))
         return
     deleted = await services.data.delete_everything(user_id)
     await edit(query, catalog.text("data.deleted" if deleted else "data.nothing", lang))

@@ -29,7 +29,8 @@ async def start(update: Update, context: Context) -> None:
     if person.consented:
         await message_of(update).reply_text(services.catalog.text("start.already", person.language))
         return
-    text, keyboard = views.consent(services.catalog, person.language)
+    nonce = await services.users.new_nonce(user_id) or ""
+    text, keyboard = views.consent(services.catalog, person.language, nonce)
     await message_of(update).reply_text(text, reply_markup=keyboard)
 
 
@@ -40,6 +41,11 @@ async def consent(update: Update, context: Context, tap: ConsentTap) -> None:
     assert query is not None
     user_id, chat_id, language = who(update)
     await query.answer()
+    if not await services.users.take_nonce(user_id, tap.nonce):
+        # An old consent button (for example from before /delete): nothing is recorded.
+        lang = services.catalog.language_for(language)
+        await edit(query, services.catalog.text("confirm.stale_consent", lang))
+        return
     if not tap.agree:
         await services.users.decline(user_id)
         lang = services.catalog.language_for(language)

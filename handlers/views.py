@@ -231,11 +231,11 @@ def profile_question(catalog: Catalog, lang: str, field: str, position: int) -> 
     return intro + t(f"profile.q.{field}", lang), keyboard
 
 
-def consent(catalog: Catalog, lang: str) -> Rendered:
+def consent(catalog: Catalog, lang: str, nonce: str) -> Rendered:
     keyboard = InlineKeyboardMarkup(
         [
-            [_button(catalog.text("start.consent_button", lang), encode(ConsentTap(True)))],
-            [_button(catalog.text("start.decline_button", lang), encode(ConsentTap(False)))],
+            [_button(catalog.text("start.consent_button", lang), encode(ConsentTap(True, nonce)))],
+            [_button(catalog.text("start.decline_button", lang), encode(ConsentTap(False, nonce)))],
         ]
     )
     return catalog.text("start.welcome", lang), keyboard

@@ -163,3 +163,53 @@ async def test_after_a_failed_edit_the_current_question_is_shown_again(
     assert "Where is the pain" in bot.screen(pat).text
     [checkin] = await checkins(bot)
     assert (checkin.step, checkin.pain_score) == ("where", 5)
+
+
+async def test_an_old_delete_button_does_nothing_after_joining_again(
+    bot: Harness, pat: Person
+) -> None:
+    from tests.harness import find_button
+
+    await onboard(bot, pat)
+    await bot.send(pat, "/delete")
+    old_question = bot.screen(pat)
+    old_delete = find_button(old_question, "Delete everything")
+    await bot.press(pat, "Delete everything")
+    await onboard(bot, pat)  # joins again, new data
+    await bot.send(pat, "/checkin")
+    await bot.tap(pat, old_delete, old_question)
+    assert any("from an older message" in m.text for m in bot.api.chat(pat.chat_id))
+    async with bot.services.sessions() as session:
+        users = (await session.scalars(select(User))).all()
+    assert len(users) == 1 and users[0].consent_at is not None
+    assert len(await checkins(bot)) == 1
+
+
+async def test_an_old_consent_button_does_not_register_after_delete(
+    bot: Harness, pat: Person
+) -> None:
+    from tests.harness import find_button
+
+    await bot.send(pat, "/start")
+    consent_question = bot.screen(pat)
+    yes = find_button(consent_question, "Yes, that's OK")
+    await bot.tap(pat, yes, consent_question)
+    await bot.send(pat, "/delete")
+    await bot.press(pat, "Delete everything")
+    await bot.tap(pat, yes, consent_question)  # the old "Yes" again
+    async with bot.services.sessions() as session:
+        users = (await session.scalars(select(User))).all()
+    assert users == []
+    assert any("Tap /start to begin" in m.text for m in bot.api.chat(pat.chat_id))
+
+
+async def test_ids_in_buttons_are_never_reused(bot: Harness, pat: Person, sam: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    [first] = await checkins(bot)
+    await bot.send(pat, "/delete")
+    await bot.press(pat, "Delete everything")
+    await onboard(bot, sam)
+    await bot.send(sam, "/checkin")
+    [second] = await checkins(bot)
+    assert second.id > first.id  # an old button of Pat's can never reach Sam's check-in
