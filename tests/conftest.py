@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -44,10 +45,11 @@ async def _pg_admin(sql: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A database of its own on the local PostgreSQL for this run, migrated, dropped at the end."""
-    name = f"msbot_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def new_postgres_database(prefix: str) -> Iterator[str]:
+    """An empty database of its own on the local PostgreSQL, dropped afterwards. In CI a missing
+    server fails the test; elsewhere it skips it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
@@ -55,12 +57,18 @@ def postgres_database() -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN} is required in CI: {exc}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN}: {exc}")
     base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
     try:
-        upgrade(url)
-        yield url
+        yield f"{base}/{name}"
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of its own on the local PostgreSQL for this run, migrated, dropped at the end."""
+    with new_postgres_database("msbot_test") as url:
+        upgrade(url)
+        yield url
 
 
 async def _truncate(url: str) -> None:

@@ -4,13 +4,11 @@ stored data is carried over when the schema changes."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -21,7 +19,7 @@ from sqlalchemy.engine import Connection
 from db.migrate import alembic_config, upgrade
 from db.models import Base
 from db.session import create_engine
-from tests.conftest import POSTGRES_ADMIN, _in_ci, _pg_admin
+from tests.conftest import new_postgres_database
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -45,18 +43,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
-    name = f"msbot_mig_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        if _in_ci():
-            pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN} is required in CI: {exc}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN}: {exc}")
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_postgres_database("msbot_mig") as url:
+        yield url
 
 
 async def _sql(url: str, *statements: str, **values: Any) -> list[Any]:
