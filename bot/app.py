@@ -36,6 +36,7 @@ from bot.reminders import ReminderService
 from bot.services import Services
 from bot.sweep import Sweeper, SweepSettings
 from bot.text_intake import TextIntake
+from bot.updates import UpdateLog
 from bot.users import UserService
 from content.loader import Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
@@ -43,7 +44,7 @@ from handlers import caregivers, checkin, data, escalations, onboarding
 from handlers import history as history_handlers
 from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
-from handlers.common import drop_anonymous
+from handlers.common import gate
 from handlers.context import Context
 from handlers.errors import on_error
 from handlers.reminders import TelegramReminderSender
@@ -83,6 +84,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         users=UserService(sessions, catalog, clock),
         checkins=checkins,
         outbox=outbox,
+        updates=UpdateLog(sessions, clock),
         text=TextIntake(
             checkins,
             lambda text: reader("en").read(text),
@@ -142,7 +144,7 @@ def build_application(
     app.bot_data["services"] = services
 
     private = filters.ChatType.PRIVATE
-    app.add_handler(TypeHandler(Update, drop_anonymous), group=-1)
+    app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handler(MessageHandler(filters.COMMAND & ~private, onboarding.not_private))
     app.add_handler(CommandHandler("start", onboarding.start, filters=private))
     app.add_handler(CommandHandler("help", onboarding.help_command, filters=private))
@@ -205,8 +207,9 @@ async def _sweep(context: Context) -> None:
 
 
 async def _housekeeping(context: Context) -> None:
-    """Close check-ins left unfinished past the time limit."""
+    """Close check-ins left unfinished past the time limit; forget old update ids."""
     await context.services.checkins.close_stale()
+    await context.services.updates.prune()
 
 
 async def _post_init(app: BotApp) -> None:

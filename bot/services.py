@@ -16,6 +16,7 @@ from bot.export import DataService
 from bot.reminders import ReminderService
 from bot.sweep import Sweeper
 from bot.text_intake import TextIntake
+from bot.updates import UpdateLog
 from bot.users import UserService
 from content.loader import Catalog
 
@@ -31,6 +32,7 @@ class Services:
     checkins: CheckinService
     outbox: Outbox
     text: TextIntake
+    updates: UpdateLog
     reminders: ReminderService
     caregivers: CaregiverService
     data: DataService

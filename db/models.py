@@ -100,6 +100,16 @@ class User(Base):
     """The nonce of the consent or delete question shown last: only its buttons act."""
 
 
+class ProcessedUpdate(Base):
+    """An update already processed (per bot), so a redelivered one is not processed twice."""
+
+    __tablename__ = "processed_updates"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
 class CheckIn(Base):
     """One check-in. While open it holds its draft state; the answers table is the record."""
 

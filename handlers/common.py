@@ -8,18 +8,25 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from handlers.context import Context
+
 log = logging.getLogger(__name__)
 
 
-async def drop_anonymous(update: object, context: object) -> None:
-    """Before any handler: an update with no person or chat behind it (a channel post, a poll)
-    is not for this bot; it is dropped quietly rather than failing in a handler."""
+async def gate(update: object, context: Context) -> None:
+    """Before any handler. An update with no person or chat behind it (a channel post, a poll)
+    is not for this bot: dropped quietly rather than failing in a handler. An update already
+    processed (Telegram delivered it again) is not processed twice."""
     if not isinstance(update, Update) or update.effective_user is None:
         raise ApplicationHandlerStop
     if update.effective_chat is None and update.callback_query is None:
         raise ApplicationHandlerStop
     if update.callback_query is not None and update.callback_query.message is None:
         raise ApplicationHandlerStop  # a button on an inline message: none are sent
+    if not await context.services.updates.first_time(context.bot.id, update.update_id):
+        if update.callback_query is not None:
+            await answer_quietly(update.callback_query)  # stop the spinner, change nothing
+        raise ApplicationHandlerStop
 
 
 def who(update: Update) -> tuple[int, int, str | None]:

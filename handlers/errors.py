@@ -23,6 +23,12 @@ async def on_error(update: object, context: Context) -> None:
     else:
         frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
         log.error("Error on update %s: %s\n%s", update_id, type(error).__name__, frames)
+    if isinstance(update, Update):
+        # Handling failed: a redelivery of this update may be processed after all.
+        try:
+            await context.services.updates.forget(context.bot.id, update.update_id)
+        except Exception:
+            log.warning("could not forget failed update %s", update.update_id)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             catalog = context.services.catalog

@@ -213,3 +213,41 @@ async def test_ids_in_buttons_are_never_reused(bot: Harness, pat: Person, sam: P
     await bot.send(sam, "/checkin")
     [second] = await checkins(bot)
     assert second.id > first.id  # an old button of Pat's can never reach Sam's check-in
+
+
+async def test_the_same_update_delivered_twice_is_processed_once(bot: Harness, pat: Person) -> None:
+    from tests.harness import text_update
+
+    await onboard(bot, pat)
+    update = text_update(pat, "/checkin")
+    await bot.process(update)
+    await bot.process(update)  # Telegram delivers it again
+    assert len(await checkins(bot)) == 1
+    questions = [t for t in bot.api.texts_sent(pat.chat_id) if "How much does your back" in t]
+    assert len(questions) == 1
+    assert not any("not finished yet" in t for t in bot.api.texts_sent(pat.chat_id))
+
+
+async def test_a_failed_update_is_forgotten_so_a_redelivery_is_processed(
+    bot: Harness, pat: Person
+) -> None:
+    from tests.harness import text_update
+
+    await onboard(bot, pat)
+    update = text_update(pat, "/checkin")
+    bot.api.fail("sendMessage", 400, "Bad Request: something odd")
+    await bot.process(update)  # the question could not be sent: the handler failed
+    await bot.process(update)  # the redelivery is handled
+    assert any("not finished yet" in t or "How much does your back" in t
+               for t in bot.api.texts_sent(pat.chat_id))  # fmt: skip
+
+
+async def test_old_update_ids_are_pruned(bot: Harness, pat: Person) -> None:
+    from db.models import ProcessedUpdate
+
+    await onboard(bot, pat)
+    bot.clock.advance(hours=49)
+    pruned = await bot.services.updates.prune()
+    assert pruned > 0
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(ProcessedUpdate))).all() == []
