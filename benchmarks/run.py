@@ -87,8 +87,8 @@ async def _seed(url: str, people: int, due: datetime) -> None:
 
 
 async def answers_per_second(url: str, people: int = 40) -> dict[str, float]:
-    """Full check-ins (score, place, done, feeling, done, none: six taps) through the real
-    Application, each Bot API call over HTTP to the stand-in."""
+    """Full check-ins (score, place, done, feeling, done, no symptom, no warning sign: seven
+    taps) through the real Application, each Bot API call over HTTP to the stand-in."""
     api = BotApiStandIn(TOKEN)
     await api.start()
     settings = Settings(telegram_bot_token=TOKEN, telegram_base_url=api.base_url,
@@ -99,16 +99,16 @@ async def answers_per_second(url: str, people: int = 40) -> dict[str, float]:
     async with app:
         for person in persons:
             await bot.send(person, "/start")
-            await bot.press(person, "Yes, that's OK", "Berlin", "Not now")
+            await bot.press(person, "Yes, that's OK", "Berlin", "No", "No", "No", "Not now")
         started = time.perf_counter()
         for person in persons:
             await bot.send(person, "/checkin")
             await bot.press(person, "5", "Lower back", "Done ▶", "Burning", "Done ▶",
-                            "None of these")  # fmt: skip
+                            "None of these", "None of these")  # fmt: skip
         elapsed = time.perf_counter() - started
     await app.bot_data["services"].db_engine.dispose()
     await api.stop()
-    updates = people * 7
+    updates = people * 8
     return {"updates": updates, "seconds": elapsed, "updates_per_second": updates / elapsed}
 
 
@@ -186,7 +186,7 @@ def write(all_results: dict[str, dict[str, object]]) -> Path:
         f"({platform.python_implementation()} {platform.python_version()}, "
         f"{os.cpu_count()} cores). Bot API: the stand-in from tests/ over HTTP on 127.0.0.1.",
         "",
-        "| database | check-in updates/s (6 taps + command, real Application) "
+        "| database | check-in updates/s (7 taps + command, real Application) "
         "| reminders/s (one sweeper, no rate limit) "
         "| start-up s / peak MB, 100 patients | start-up s / peak MB, 20,000 patients |",
         "| --- | --- | --- | --- | --- |",
