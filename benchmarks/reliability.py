@@ -131,6 +131,11 @@ def write(results: list[dict[str, object]], fault_rate: float, people: int) -> P
         "person gets the generic apology when Telegram takes it. The invariants must hold "
         "regardless. Targets: 0 violations; unhandled errors only from injected faults.",
         "",
+        "Alongside: the hypothesis state machine in the test suite (tests/test_state_machine.py) "
+        "checks the same invariants after every step with no faults and no error allowed, and "
+        "tests/test_crash.py kills the process with SIGKILL mid check-in and finds every "
+        "acknowledged answer after the restart.",
+        "",
         "Memory is the whole process: the bot, and the Bot API stand-in and the run's own "
         "bookkeeping, which keep every message and call (so some growth is theirs). The free-text "
         "reader is built before the start figure, as it is at start-up in production.",
