@@ -48,7 +48,8 @@ async def run_one(kind: str, updates: int, people: int, fault_rate: float) -> di
         await api.start()
         settings = Settings(telegram_bot_token=TOKEN, telegram_base_url=api.base_url,
                             telegram_base_file_url=api.base_file_url, database_url=url,
-                            telegram_max_messages_per_second=0)  # fmt: skip
+                            telegram_max_messages_per_second=0,
+                            flood_max_updates=0)  # fmt: skip
         clock = ManualClock(datetime.now(UTC))
         app = build_application(settings, clock=clock, rate_limit=False)
         bot = Harness(api, app, clock)

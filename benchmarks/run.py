@@ -92,7 +92,8 @@ async def answers_per_second(url: str, people: int = 40) -> dict[str, float]:
     api = BotApiStandIn(TOKEN)
     await api.start()
     settings = Settings(telegram_bot_token=TOKEN, telegram_base_url=api.base_url,
-                        database_url=url, telegram_max_messages_per_second=0)  # fmt: skip
+                        database_url=url, telegram_max_messages_per_second=0,
+                        flood_max_updates=0)  # fmt: skip
     app = build_application(settings, clock=ManualClock(datetime.now(UTC)))
     bot = Harness(api, app, app.bot_data["services"].clock)
     persons = [Person(900_000 + i, f"B{i}") for i in range(people)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.escalations import Outbox
 from bot.export import DataService
+from bot.flood import FloodGuard
 from bot.free_text import reader
 from bot.history import HistoryService
 from bot.reminders import ReminderService
@@ -85,6 +87,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         checkins=checkins,
         outbox=outbox,
         updates=UpdateLog(sessions, clock),
+        flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, time.monotonic),
         text=TextIntake(
             checkins,
             lambda text: reader("en").read(text),

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     """A check-in left open longer than this is closed unfinished."""
     housekeeping_interval_seconds: float = Field(default=300.0, ge=1.0)
     note_max_chars: int = Field(default=500, ge=20, le=3500)
+    flood_max_updates: int = Field(default=30, ge=0, le=10_000)
+    """Updates one person may send within FLOOD_WINDOW_SECONDS; beyond that they are dropped
+    (one polite message says so). 0 turns the limit off."""
+    flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
     outbox_retry_seconds: float = Field(default=10.0, ge=0.5, le=600)
     """How often advice and caregiver alerts that Telegram has not confirmed are sent again."""
     reminder_sweep_seconds: float = Field(default=5.0, ge=0.5, le=300)

@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.escalations import Outbox
 from bot.export import DataService
+from bot.flood import FloodGuard
 from bot.reminders import ReminderService
 from bot.sweep import Sweeper
 from bot.text_intake import TextIntake
@@ -33,6 +34,7 @@ class Services:
     outbox: Outbox
     text: TextIntake
     updates: UpdateLog
+    flood: FloodGuard
     reminders: ReminderService
     caregivers: CaregiverService
     data: DataService

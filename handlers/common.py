@@ -8,6 +8,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from bot.flood import Verdict
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,19 @@ async def gate(update: object, context: Context) -> None:
         raise ApplicationHandlerStop
     if update.callback_query is not None and update.callback_query.message is None:
         raise ApplicationHandlerStop  # a button on an inline message: none are sent
+    verdict = context.services.flood.check(update.effective_user.id)
+    if verdict is not Verdict.ALLOW:
+        # Dropped before any database work, so a flood costs others next to nothing.
+        if verdict is Verdict.DROP_AND_TELL and update.effective_chat is not None:
+            catalog = context.services.catalog
+            lang = catalog.language_for(update.effective_user.language_code)
+            try:
+                await context.bot.send_message(
+                    update.effective_chat.id, catalog.text("flood.slow_down", lang)
+                )
+            except TelegramError as exc:
+                log.info("could not send the slow-down note: %s", type(exc).__name__)
+        raise ApplicationHandlerStop
     if not await context.services.updates.first_time(context.bot.id, update.update_id):
         if update.callback_query is not None:
             await answer_quietly(update.callback_query)  # stop the spinner, change nothing

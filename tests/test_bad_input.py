@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.config import Settings
 from db.models import CheckIn, User
-from tests.harness import Harness, Person, button_update
+from tests.botapi import BotApiStandIn
+from tests.harness import Harness, ManualClock, Person, button_update
 from tests.test_checkin_flow import checkins, onboard, up_to_warnings
 
 
@@ -251,3 +253,43 @@ async def test_old_update_ids_are_pruned(bot: Harness, pat: Person) -> None:
     assert pruned > 0
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(ProcessedUpdate))).all() == []
+
+
+async def test_one_persons_flood_is_dropped_early_and_others_are_served(
+    settings: Settings, api: BotApiStandIn, clock: ManualClock, pat: Person, sam: Person
+) -> None:
+    from bot.app import build_application
+    from db.models import ProcessedUpdate
+    from tests.harness import text_update
+
+    limited = settings.model_copy(update={"flood_max_updates": 30, "flood_window_seconds": 60})
+    app = build_application(limited, clock=clock)
+    async with app:
+        bot = Harness(api, app, clock)
+        await bot.process(text_update(sam, "/help"))
+        for i in range(500):
+            await bot.process(text_update(pat, f"spam {i}"))
+        await bot.process(text_update(sam, "/help"))
+        async with bot.services.sessions() as session:
+            processed = (await session.scalars(select(ProcessedUpdate))).all()
+    await app.bot_data["services"].db_engine.dispose()
+    # Pat's first 30 were handled; the other 470 cost no database work, and Pat was told once.
+    assert len(processed) == 30 + 2
+    told = [t for t in api.texts_sent(pat.chat_id) if "a lot of messages at once" in t]
+    assert len(told) == 1 and "emergency number" in told[0]
+    assert sum("/checkin" in t for t in api.texts_sent(sam.chat_id)) == 2  # Sam got both
+
+
+def test_the_flood_guard_forgets_quietly_and_stays_bounded() -> None:
+    from bot.flood import FloodGuard, Verdict
+
+    now = [0.0]
+    guard = FloodGuard(2, 10.0, lambda: now[0], max_people=100)
+    assert [guard.check(1) for _ in range(4)] == [
+        Verdict.ALLOW, Verdict.ALLOW, Verdict.DROP_AND_TELL, Verdict.DROP,
+    ]  # fmt: skip
+    now[0] = 10.5
+    assert guard.check(1) is Verdict.ALLOW  # the window moved on
+    for person in range(10_000):
+        guard.check(person)
+    assert len(guard) == 100  # memory stays flat however many people flood

@@ -42,6 +42,7 @@ def machine(template: Path, folder: Path) -> type[RuleBasedStateMachine]:
                 telegram_base_url=self.api.base_url,
                 telegram_base_file_url=self.api.base_file_url,
                 database_url=f"sqlite+aiosqlite:///{path}",
+                flood_max_updates=0,
             )
             self.app = build_application(config, clock=ManualClock(START), rate_limit=False)
             self.run(self.app.initialize())
