@@ -49,6 +49,7 @@ from handlers.callbacks import on_button
 from handlers.common import gate
 from handlers.context import Context
 from handlers.errors import on_error
+from handlers.ordering import PerPersonProcessor
 from handlers.reminders import TelegramReminderSender
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def build_application(
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .context_types(ContextTypes(context=Context))
+        .concurrent_updates(PerPersonProcessor(settings.concurrent_updates))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     """A check-in left open longer than this is closed unfinished."""
     housekeeping_interval_seconds: float = Field(default=300.0, ge=1.0)
     note_max_chars: int = Field(default=500, ge=20, le=3500)
+    concurrent_updates: int = Field(default=64, ge=1, le=4096)
+    """Updates handled at once (from different people; one person's stay in order)."""
     flood_max_updates: int = Field(default=30, ge=0, le=10_000)
     """Updates one person may send within FLOOD_WINDOW_SECONDS; beyond that they are dropped
     (one polite message says so). 0 turns the limit off."""

@@ -1,0 +1,78 @@
+"""Many people at once, each person in order: the update processor the Application runs with."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+from telegram import Update
+
+from db.models import CheckIn
+from handlers.ordering import PerPersonProcessor
+from tests.harness import Harness, Person, button_update, find_button, text_update
+from tests.test_checkin_flow import onboard
+
+
+def _update(bot: Harness, data: dict[str, object]) -> Update:
+    return Update.de_json(data, bot.app.bot)
+
+
+async def test_one_person_waits_for_their_own_update_but_not_for_anyone_else(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    processor = PerPersonProcessor(8)
+    pat_first_running = asyncio.Event()
+    release_pat = asyncio.Event()
+    order: list[str] = []
+
+    async def slow_pat() -> None:
+        order.append("pat 1 start")
+        pat_first_running.set()
+        await release_pat.wait()
+        order.append("pat 1 end")
+
+    async def quick(name: str) -> None:
+        order.append(name)
+
+    first = asyncio.create_task(
+        processor.process_update(_update(bot, text_update(pat, "a")), slow_pat())
+    )
+    await pat_first_running.wait()
+    second = asyncio.create_task(
+        processor.process_update(_update(bot, text_update(pat, "b")), quick("pat 2"))
+    )
+    await processor.process_update(_update(bot, text_update(sam, "c")), quick("sam"))
+    assert order == ["pat 1 start", "sam"]  # Sam did not wait behind Pat
+    release_pat.set()
+    await asyncio.gather(first, second)
+    assert order == ["pat 1 start", "sam", "pat 1 end", "pat 2"]  # Pat's stayed in order
+    assert processor.people_in_progress == 0  # nothing kept once done
+
+
+async def test_the_running_application_keeps_each_persons_taps_in_order(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await onboard(bot, sam)
+    for person in (pat, sam):
+        await bot.send(person, "/checkin")
+        await bot.press(person, "5")
+    queued = []
+    for person in (pat, sam):
+        question = bot.screen(person)
+        message = bot.api.message_json(question)
+        for label in ("Lower back", "Middle back (like a band)", "Lower back"):
+            queued.append(button_update(person, find_button(question, label), message))
+    await bot.app.start()
+    try:
+        for update in queued:  # all at once, interleaved as they would arrive
+            await bot.app.update_queue.put(_update(bot, update))
+        await bot.api.wait_for(lambda: bot.app.update_queue.empty(), timeout=20)
+        await asyncio.sleep(0.5)
+    finally:
+        await bot.app.stop()
+    async with bot.services.sessions() as session:
+        drafts = [c.state["draft"] for c in (await session.scalars(select(CheckIn))).all()]
+    # Tick lower, tick middle, then the "Lower back" button of the first screen again, which
+    # carries "tick": so both stay ticked, in the order tapped, for each person.
+    assert drafts == [["lower", "middle"], ["lower", "middle"]]
