@@ -72,7 +72,9 @@ COMMANDS = (
 
 
 def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Services:
-    db_engine = create_engine(settings.database_url, hide_parameters=True, pool_pre_ping=True)
+    # No pool_pre_ping (it adds round trips to every transaction); PostgreSQL connections are
+    # recycled before servers or proxies drop idle ones instead.
+    db_engine = create_engine(settings.database_url, hide_parameters=True, pool_recycle=600)
     sessions = create_sessionmaker(db_engine)
     outbox = Outbox(sessions, clock, catalog.emergency_numbers)
     checkins = CheckinService(

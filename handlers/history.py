@@ -38,9 +38,16 @@ async def show(
         return False
     catalog = services.catalog
     messages = text_messages(catalog, services.engine, view.period, view.name)
-    png = await asyncio.to_thread(chart_png, catalog, services.engine, view.period)
-    for text in messages:
-        await context.bot.send_message(chat_id, text)
+    # The chart is drawn in a worker thread while the text goes out: the person reads at once,
+    # and nobody else's taps wait for matplotlib.
+    chart = asyncio.ensure_future(
+        asyncio.to_thread(chart_png, catalog, services.engine, view.period)
+    )
+    try:
+        for text in messages:
+            await context.bot.send_message(chat_id, text)
+    finally:
+        png = await chart
     await context.bot.send_photo(
         chat_id,
         png,
