@@ -72,7 +72,7 @@ async def tap(update: Update, context: Context, data: CheckinTap) -> None:
     reply = await services.checkins.answer(user_id, data.checkin_id, data.step, data.option)
     catalog = services.catalog
     if reply.status in _TOASTS:
-        await query.answer(catalog.text(_TOASTS[reply.status], reply.language))
+        await answer_quietly(query, catalog.text(_TOASTS[reply.status], reply.language))
         if reply.status is Status.EXPIRED:
             await freeze(query, catalog.text("checkin.expired", reply.language))
         return

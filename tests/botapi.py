@@ -64,6 +64,7 @@ class BotApiStandIn:
         """Share of calls to ``fault_methods`` that fail at random with a 5xx error."""
         self.fault_methods: frozenset[str] = frozenset()
         self.faults = random.Random(0)
+        self.fault_kinds: tuple[str, ...] = ("5xx",)
         self._ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
@@ -133,6 +134,20 @@ class BotApiStandIn:
             )
         if method in self.fault_methods and self.faults.random() < self.fault_rate:
             call.ok = False
+            kind = self.faults.choice(self.fault_kinds)
+            if kind == "429":
+                body: dict[str, Any] = {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1},
+                }
+                return web.json_response(body, status=429)
+            if kind == "too_old" and method == "answerCallbackQuery":
+                description = "Bad Request: query is too old and response timeout expired"
+                return web.json_response(
+                    {"ok": False, "error_code": 400, "description": description}, status=400
+                )
             code = self.faults.choice((500, 502, 503))
             return web.json_response(
                 {"ok": False, "error_code": code, "description": "Internal Server Error"},
@@ -258,12 +273,20 @@ class BotApiStandIn:
         """Make the next call of ``method`` fail with this error."""
         self.failures.setdefault(method, []).append((code, description, retry_after))
 
-    def inject_faults(self, rate: float, *methods: str, seed: int = 0) -> None:
-        """From now on, fail this share of calls to ``methods`` with 500, 502 or 503, as an
-        unlucky network would; a call that fails changes nothing in the chat."""
+    def inject_faults(
+        self,
+        rate: float,
+        *methods: str,
+        seed: int = 0,
+        kinds: tuple[str, ...] = ("5xx",),
+    ) -> None:
+        """From now on, fail this share of calls to ``methods``, as an unlucky network would:
+        ``5xx`` (500, 502 or 503), ``429`` (retry after 1 s), ``too_old`` (a button answered
+        too late; other methods get a 5xx instead). A failed call changes nothing in the chat."""
         self.fault_rate = rate
         self.fault_methods = frozenset(methods)
         self.faults = random.Random(seed)
+        self.fault_kinds = kinds
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for long polling."""

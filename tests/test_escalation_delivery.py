@@ -96,3 +96,27 @@ async def test_advice_too_old_to_help_is_given_up_and_logged(bot: Harness, pat: 
     assert escalation.failed == "too_late" and escalation.sent_at is None
     assert red_advice_to(bot, pat) == []
     assert escalation.created_at < bot.clock.now() - timedelta(hours=24)
+
+
+async def test_with_every_kind_of_fault_every_red_advice_still_arrives_once(
+    bot: Harness, sam: Person
+) -> None:
+    patients = [Person(6000 + i, f"Q{i}") for i in range(20)]
+    for person in patients:
+        await onboard(bot, person)
+        await up_to_warnings(bot, person)
+    bot.api.inject_faults(
+        0.15, "sendMessage", "editMessageText", "answerCallbackQuery",
+        seed=3, kinds=("5xx", "429", "too_old"),
+    )  # fmt: skip
+    for person in patients:
+        await bot.press(person, BLADDER, DONE)
+    assert any(not c.ok for c in bot.api.calls)
+    await run_outbox(bot, rounds=12)
+    for person in patients:
+        assert len(red_advice_to(bot, person)) == 1, person
+    async with bot.services.sessions() as session:
+        pending = (
+            await session.scalars(select(Escalation.id).where(Escalation.sent_at.is_(None)))
+        ).all()
+    assert pending == []
