@@ -118,13 +118,14 @@ def build_application(
 ) -> BotApp:
     """Everything wired in one place. ``request`` lets tests answer the Bot API in memory."""
     services = build_services(settings, clock or SystemClock(), catalog or default_catalog())
+    processor = PerPersonProcessor(settings.concurrent_updates)
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
         .token(settings.token())
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .context_types(ContextTypes(context=Context))
-        .concurrent_updates(PerPersonProcessor(settings.concurrent_updates))
+        .concurrent_updates(processor)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -137,6 +138,8 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app: BotApp = builder.build()
+    # Each update's first transaction records it as processed (bot/updates.py).
+    processor.around = lambda update: services.updates.processing(app.bot.id, update.update_id)
     services.sweeper = Sweeper(
         services.sessions,
         services.clock,

@@ -13,6 +13,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+
+class UnitSession(Session):
+    """The sessions of this bot: a class of their own, so listeners (the processed-updates record
+    in ``bot.updates``) apply to them and to no other session in the process."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -57,4 +63,4 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=UnitSession)

@@ -8,6 +8,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from bot import updates
 from bot.flood import Verdict
 from handlers.context import Context
 
@@ -16,16 +17,19 @@ log = logging.getLogger(__name__)
 
 async def gate(update: object, context: Context) -> None:
     """Before any handler. An update with no person or chat behind it (a channel post, a poll)
-    is not for this bot: dropped quietly rather than failing in a handler. An update already
-    processed (Telegram delivered it again) is not processed twice."""
+    is not for this bot: dropped quietly rather than failing in a handler. So is a flood."""
     if not isinstance(update, Update) or update.effective_user is None:
+        updates.drop_quietly()
         raise ApplicationHandlerStop
     if update.effective_chat is None and update.callback_query is None:
+        updates.drop_quietly()
         raise ApplicationHandlerStop
     if update.callback_query is not None and update.callback_query.message is None:
+        updates.drop_quietly()
         raise ApplicationHandlerStop  # a button on an inline message: none are sent
     verdict = context.services.flood.check(update.effective_user.id)
     if verdict is not Verdict.ALLOW:
+        updates.drop_quietly()
         # Dropped before any database work, so a flood costs others next to nothing.
         if verdict is Verdict.DROP_AND_TELL and update.effective_chat is not None:
             catalog = context.services.catalog
@@ -37,10 +41,8 @@ async def gate(update: object, context: Context) -> None:
             except TelegramError as exc:
                 log.info("could not send the slow-down note: %s", type(exc).__name__)
         raise ApplicationHandlerStop
-    if not await context.services.updates.first_time(context.bot.id, update.update_id):
-        if update.callback_query is not None:
-            await answer_quietly(update.callback_query)  # stop the spinner, change nothing
-        raise ApplicationHandlerStop
+    # A repeat of an update processed before is found out by its first transaction, which
+    # rolls back (bot/updates.py); handlers/errors.py then drops it quietly.
 
 
 def who(update: Update) -> tuple[int, int, str | None]:

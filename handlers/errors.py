@@ -8,6 +8,9 @@ import traceback
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot import updates
+from bot.updates import AlreadyProcessed
+from handlers.common import answer_quietly
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -16,6 +19,14 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: Context) -> None:
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, AlreadyProcessed):
+        # Telegram delivered this update again (or a double delivery raced): its transaction
+        # rolled back and changed nothing. Stop the button's spinner; say nothing.
+        if isinstance(update, Update) and update.callback_query is not None:
+            await answer_quietly(update.callback_query)
+        return
+    # Handling failed: unless its work was committed, a redelivery of this update is processed.
+    updates.mark_failed()
     # For other errors only the type and the stack frames are logged, never the exception's
     # message: database errors can quote values, and values here are health data.
     if isinstance(error, TelegramError):
@@ -23,12 +34,6 @@ async def on_error(update: object, context: Context) -> None:
     else:
         frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
         log.error("Error on update %s: %s\n%s", update_id, type(error).__name__, frames)
-    if isinstance(update, Update):
-        # Handling failed: a redelivery of this update may be processed after all.
-        try:
-            await context.services.updates.forget(context.bot.id, update.update_id)
-        except Exception:
-            log.warning("could not forget failed update %s", update.update_id)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             catalog = context.services.catalog

@@ -6,7 +6,8 @@ person's own taps from overtaking each other and nobody waits behind someone els
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from telegram import Update
@@ -27,20 +28,33 @@ class PerPersonProcessor(BaseUpdateProcessor):
     """At most ``max_concurrent_updates`` updates at once, one at a time per person. A person's
     lock exists only while they have an update waiting or running, so memory stays flat."""
 
-    def __init__(self, max_concurrent_updates: int) -> None:
+    def __init__(
+        self,
+        max_concurrent_updates: int,
+        around: Callable[[Update], AbstractAsyncContextManager[Any]] | None = None,
+    ) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
+        self.around = around
+        """Wraps the handling of each update (the processed-updates record, bot.updates)."""
+
+    def _around(self, update: object) -> AbstractAsyncContextManager[Any]:
+        if self.around is not None and isinstance(update, Update):
+            return self.around(update)
+        return nullcontext()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = person_of(update)
         if key is None:
-            await coroutine
+            async with self._around(update):
+                await coroutine
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
-            async with lock:  # asyncio locks are fair: first come, first served
+            # asyncio locks are fair: first come, first served
+            async with lock, self._around(update):
                 await coroutine
         finally:
             self._users[key] -= 1

@@ -106,7 +106,10 @@ class Harness:
         return services
 
     async def process(self, data: dict[str, Any]) -> None:
-        await self.app.process_update(Update.de_json(data, self.app.bot))
+        # Through the update processor, as polling and webhooks do: it keeps each person's
+        # updates in order and records each update as processed with its work.
+        update = Update.de_json(data, self.app.bot)
+        await self.app.update_processor.process_update(update, self.app.process_update(update))
 
     async def send(self, person: Person, text: str) -> None:
         await self.process(text_update(person, text))

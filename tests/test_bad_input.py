@@ -3,6 +3,9 @@ characters, numbers out of range, updates with no person behind them, oversize t
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -230,18 +233,49 @@ async def test_the_same_update_delivered_twice_is_processed_once(bot: Harness, p
     assert not any("not finished yet" in t for t in bot.api.texts_sent(pat.chat_id))
 
 
-async def test_a_failed_update_is_forgotten_so_a_redelivery_is_processed(
+async def test_an_update_whose_work_rolled_back_is_processed_when_delivered_again(
+    bot: Harness, pat: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processed-update record is part of the update's own transaction: when that
+    transaction fails, the record goes with it, and a redelivery does the work."""
+    from bot.checkin_service import CheckinService
+    from tests.harness import text_update
+
+    await onboard(bot, pat)
+    real_create = CheckinService._create
+    calls = 0
+
+    async def failing_once(self: CheckinService, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("the database went away mid-transaction")
+        return await real_create(self, *args, **kwargs)
+
+    monkeypatch.setattr(CheckinService, "_create", failing_once)
+    update = text_update(pat, "/checkin")
+    await bot.process(update)  # fails inside its transaction: nothing kept, not even the record
+    assert await checkins(bot) == []
+    await bot.process(update)  # Telegram delivers it again: now it is done
+    assert len(await checkins(bot)) == 1
+    assert "How much does your back" in bot.screen(pat).text
+
+
+async def test_an_update_whose_work_was_committed_is_not_done_again(
     bot: Harness, pat: Person
 ) -> None:
+    """The check-in was opened and then its question could not be sent: a repeat of that update
+    changes nothing, and asking again offers the check-in already open."""
     from tests.harness import text_update
 
     await onboard(bot, pat)
     update = text_update(pat, "/checkin")
     bot.api.fail("sendMessage", 400, "Bad Request: something odd")
-    await bot.process(update)  # the question could not be sent: the handler failed
-    await bot.process(update)  # the redelivery is handled
-    assert any("not finished yet" in t or "How much does your back" in t
-               for t in bot.api.texts_sent(pat.chat_id))  # fmt: skip
+    await bot.process(update)
+    await bot.process(update)
+    assert len(await checkins(bot)) == 1
+    await bot.send(pat, "/checkin")
+    assert "not finished yet" in bot.screen(pat).text
 
 
 async def test_old_update_ids_are_pruned(bot: Harness, pat: Person) -> None:
