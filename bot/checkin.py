@@ -6,7 +6,7 @@ The state is kept on the check-in row as JSON; :class:`CheckinState` is its one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -102,9 +102,33 @@ class CheckinState:
             }
         )
 
+    def answer_rows(self) -> list[tuple[str, str]]:
+        """(question, value) rows for the answers table: every step but the pain score (kept on
+        the check-in itself), and the warning signs typed during the check-in as ``text``."""
+        rows: list[tuple[str, str]] = []
+        for step, value in self.answers.items():
+            if step == "pain" or value is None:
+                continue
+            values = value if isinstance(value, list) else [value]
+            rows.extend((step, str(v)) for v in values)
+        rows.extend(("text", code) for code in self.text_findings)
+        return rows
+
     @property
     def escalated_at_least_urgent(self) -> bool:
         return TIER_ORDER.index(self.escalated) >= TIER_ORDER.index("urgent")
+
+
+def answers_by_question(
+    is_open: bool, raw_state: Mapping[str, Any] | None, rows: Iterable[tuple[str, str]]
+) -> dict[str, list[str]]:
+    """question -> values of a stored check-in: from its answers rows once it is closed, from
+    its state while it is open (the rows are written when it closes)."""
+    source = CheckinState.from_json(raw_state).answer_rows() if is_open else rows
+    found: dict[str, list[str]] = {}
+    for question, value in source:
+        found.setdefault(question, []).append(value)
+    return found
 
 
 @dataclass(frozen=True)

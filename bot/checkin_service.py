@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 CANCEL = "x"
 """Reserved option value for the Cancel button."""
 
+STALE_BATCH = 200
+"""Idle check-ins closed per transaction by the housekeeping job."""
+
 HISTORY_WINDOW = 120
 HISTORY_SPAN = timedelta(days=28)
 """Earlier check-ins the amber rules look at: their windows are 14 days, and a symptom's
@@ -205,7 +208,15 @@ class CheckinService:
         checkin.status = repo.ABANDONED
         checkin.updated_at = self.clock.now()
         checkin.version += 1
+        await self._keep_answers(session, checkin.id, CheckinState.from_json(checkin.state))
         log.info("checkin %s closed unfinished after the time limit", checkin.id)
+
+    async def _keep_answers(
+        self, session: AsyncSession, checkin_id: int, state: CheckinState
+    ) -> None:
+        """A check-in closes: its answers go to the answers table, the record history and
+        exports read."""
+        await repo.write_answers(session, checkin_id, state.answer_rows())
 
     async def _owned(
         self, session: AsyncSession, checkin_id: int, telegram_id: int
@@ -234,6 +245,8 @@ class CheckinService:
                 checkin.status = repo.CANCELLED
                 checkin.updated_at = self.clock.now()
                 checkin.version += 1
+                await self._keep_answers(session, checkin.id, CheckinState.from_json(checkin.state))
+                await session.flush()  # closed before the new one opens (one open per person)
                 checkin = await self._create(session, user)
             return Reply(
                 Status.OK,
@@ -284,6 +297,7 @@ class CheckinService:
                     pain_score=checkin.pain_score,
                     status=repo.CANCELLED,
                 )
+                await self._keep_answers(session, checkin.id, CheckinState.from_json(checkin.state))
                 log.info("checkin %s cancelled", checkin.id)
                 return Reply(Status.CANCELLED, lang, checkin.id, message_id=checkin.message_id)
 
@@ -321,12 +335,9 @@ class CheckinService:
                 # stored, and above all no second escalation.
                 return Reply(Status.STALE, lang, checkin.id)
             advice = await self.record(session, user, checkin.id, due)
-            if move.outcome is Outcome.ADVANCED and move.answered is not None:
-                await self._record_answer(session, checkin.id, move.answered, state)
-            elif move.outcome is Outcome.BACK:
-                await repo.replace_answers(session, checkin.id, move.step, ())
 
             if finished:
+                await self._keep_answers(session, checkin.id, state)
                 if Tier.of(state.escalated) is Tier.EMERGENCY:
                     log.info("checkin %s closed after emergency advice", checkin.id)
                     return Reply(
@@ -362,15 +373,6 @@ class CheckinService:
                 advice=advice,
                 message_id=checkin.message_id,
             )
-
-    async def _record_answer(
-        self, session: AsyncSession, checkin_id: int, step: Step, state: CheckinState
-    ) -> None:
-        if step is Step.PAIN:
-            return  # kept in checkins.pain_score
-        value = state.answers.get(step.value)
-        values = value if isinstance(value, list) else [value]
-        await repo.replace_answers(session, checkin_id, step.value, [str(v) for v in values])
 
     def decide(
         self,
@@ -472,10 +474,19 @@ class CheckinService:
     async def close_stale(self) -> int:
         """Close every check-in left idle past the time limit; it never counts as complete."""
         now = self.clock.now()
-        async with self.sessions.begin() as session:
-            closed = await repo.close_stale(
-                session, now - timedelta(minutes=self.timeout_minutes), now
-            )
+        closed = 0
+        while True:
+            async with self.sessions.begin() as session:
+                batch = await repo.stale(
+                    session, now - timedelta(minutes=self.timeout_minutes), STALE_BATCH
+                )
+                if not batch:
+                    break
+                closed += await repo.close(session, [i for i, _ in batch], repo.ABANDONED, now)
+                for checkin_id, raw in batch:
+                    await self._keep_answers(session, checkin_id, CheckinState.from_json(raw))
+            if len(batch) < STALE_BATCH:
+                break
         if closed:
             log.info("closed %d unfinished check-ins", closed)
         return closed

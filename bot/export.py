@@ -13,10 +13,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from bot.checkin import ORDER, Step
+from bot.checkin import ORDER, Step, answers_by_question
 from bot.clock import Clock
 from db.models import CheckIn, Escalation, User
 from db.repo import users as user_repo
+from db.repo.checkins import OPEN
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,11 @@ class DataService:
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         for checkin in checkins:
-            answers: dict[str, list[str]] = defaultdict(list)
-            for answer in checkin.answers:
-                answers[answer.question].append(answer.value)
+            answers = answers_by_question(
+                checkin.status == OPEN,
+                checkin.state,
+                ((a.question, a.value) for a in checkin.answers),
+            )
             writer.writerow(
                 [
                     checkin.started_at.astimezone(zone).isoformat(timespec="minutes"),

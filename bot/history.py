@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.checkin import SPREAD, Engine, Step
+from bot.checkin import SPREAD, Engine, Step, answers_by_question
 from bot.clock import Clock
 from content.loader import Catalog
 from db.models import User
 from db.repo import history as repo
-from db.repo.checkins import COMPLETE
+from db.repo.checkins import COMPLETE, OPEN
 
 PERIODS = (7, 30, 90)
 TELEGRAM_LIMIT = 4096
@@ -67,18 +67,22 @@ class HistoryService:
         end = self.clock.now() + timedelta(seconds=1)
         rows = await repo.for_history(session, user.id, start, end)
         tiers = await repo.escalation_tiers(session, [c.id for c in rows])
-        entries = tuple(
-            Entry(
-                at=(c.finished_at or c.started_at).astimezone(zone),
-                pain=c.pain_score or 0,
-                where=frozenset(a.value for a in c.answers if a.question == Step.WHERE.value),
-                symptoms=frozenset(a.value for a in c.answers if a.question == Step.SYMPTOMS.value),
-                tiers=frozenset(tiers.get(c.id, ())),
-                complete=c.status == COMPLETE,
+        entries = []
+        for c in rows:
+            answers = answers_by_question(
+                c.status == OPEN, c.state, ((a.question, a.value) for a in c.answers)
             )
-            for c in rows
-        )
-        return Period(days, now, str(zone), entries, user.language)
+            entries.append(
+                Entry(
+                    at=(c.finished_at or c.started_at).astimezone(zone),
+                    pain=c.pain_score or 0,
+                    where=frozenset(answers.get(Step.WHERE.value, ())),
+                    symptoms=frozenset(answers.get(Step.SYMPTOMS.value, ())),
+                    tiers=frozenset(tiers.get(c.id, ())),
+                    complete=c.status == COMPLETE,
+                )
+            )
+        return Period(days, now, str(zone), tuple(entries), user.language)
 
 
 def in_period(period: Period) -> list[Entry]:

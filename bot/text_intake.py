@@ -272,7 +272,6 @@ class TextIntake:
         checkin.state = state.to_json()
         checkin.version += 1
         advice = await self.checkins.record(session, user, checkin.id, due)
-        await repo.replace_answers(session, checkin.id, "text", state.text_findings)
         ended = None
         if is_open and Tier.of(state.escalated) is Tier.EMERGENCY:
             now = self.checkins.clock.now()
@@ -282,4 +281,7 @@ class TextIntake:
             checkin.updated_at = now
             ended = checkin.message_id or 0
             log.info("checkin %s closed after emergency advice", checkin.id)
+        if checkin.status != repo.OPEN:
+            # Closed (now, or earlier and the text was added to it): the record is written.
+            await repo.write_answers(session, checkin.id, state.answer_rows())
         return advice, ended

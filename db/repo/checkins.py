@@ -82,17 +82,16 @@ async def save_state(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-async def replace_answers(
-    session: AsyncSession, checkin_id: int, question: str, values: Iterable[str]
+async def write_answers(
+    session: AsyncSession, checkin_id: int, rows: Iterable[tuple[str, str]]
 ) -> None:
-    await session.execute(
-        delete(CheckInAnswer).where(
-            CheckInAnswer.checkin_id == checkin_id, CheckInAnswer.question == question
-        )
-    )
-    rows = [{"checkin_id": checkin_id, "question": question, "value": v} for v in values]
-    if rows:
-        await session.execute(insert(CheckInAnswer), rows)
+    """Replace the answers rows of a check-in. Written when it closes (finished, cancelled,
+    closed by advice or left too long) and when typed text is added to a closed one: while it
+    is open its state holds the answers, so a tap stays one small transaction."""
+    await session.execute(delete(CheckInAnswer).where(CheckInAnswer.checkin_id == checkin_id))
+    values = [{"checkin_id": checkin_id, "question": q, "value": v} for q, v in rows]
+    if values:
+        await session.execute(insert(CheckInAnswer), values)
 
 
 async def recent_complete(
@@ -151,12 +150,27 @@ async def mark_sent(session: AsyncSession, escalation_id: int, when: datetime) -
     )
 
 
-async def close_stale(session: AsyncSession, idle_before: datetime, now: datetime) -> int:
-    """Close every open check-in idle since before ``idle_before``; returns how many."""
+async def stale(
+    session: AsyncSession, idle_before: datetime, limit: int
+) -> Sequence[tuple[int, dict[str, Any]]]:
+    """(id, state) of open check-ins idle since before ``idle_before``, locked for closing
+    (rows another instance is closing are skipped on PostgreSQL)."""
+    result = await session.execute(
+        select(CheckIn.id, CheckIn.state)
+        .where(CheckIn.status == OPEN, CheckIn.updated_at < idle_before)
+        .order_by(CheckIn.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def close(session: AsyncSession, ids: Sequence[int], status: str, now: datetime) -> int:
+    """Close these open check-ins (version moves on, so a tap based on them is refused)."""
     result = await session.execute(
         update(CheckIn)
-        .where(CheckIn.status == OPEN, CheckIn.updated_at < idle_before)
-        .values(status=ABANDONED, updated_at=now, version=CheckIn.version + 1)
+        .where(CheckIn.id.in_(ids), CheckIn.status == OPEN)
+        .values(status=status, updated_at=now, version=CheckIn.version + 1)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
