@@ -36,6 +36,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+STALE = "\x00stale"
+"""What :meth:`CaregiverService.remove` returns for a button from before the link was re-made."""
+
+
+def link_nonce(created_at: datetime) -> str:
+    """Which making of a link a Remove button was drawn for: a link re-made after a removal gets
+    a new creation time, so an old button no longer matches it."""
+    return f"{int(created_at.timestamp() * 1000) & 0xFFFFFFFF:08x}"
+
+
 def name_of(user: User) -> str:
     return user.display_name or f"#{user.id}"
 
@@ -262,14 +272,18 @@ class CaregiverService:
                 patient.language, patient.timezone or "UTC", followers, _sharing(settings), seen
             )
 
-    async def remove(self, patient_tg: int, link_id: int) -> str | None:
-        """Remove a caregiver at once; returns their name, or None if not this patient's."""
+    async def remove(self, patient_tg: int, link_id: int, nonce: str = "") -> str | None:
+        """Remove a caregiver at once; returns their name, or None if not this patient's, or
+        :data:`STALE` if the button was drawn for an earlier link of the same two people (the
+        caregiver was removed and invited again since): then nothing changes."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
             patient = await user_repo.by_telegram_id(session, patient_tg)
             link = await session.get(CaregiverLink, link_id)
             if patient is None or link is None or link.patient_id != patient.id:
                 return None
+            if nonce != link_nonce(link.created_at):
+                return STALE
             if link.revoked_at is None:
                 link.revoked_at = now
             caregiver = await session.get(User, link.caregiver_id)

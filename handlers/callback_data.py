@@ -7,7 +7,8 @@
     tz:<zone>|tz:?                a time zone from the short list, or "type it"
     m:<delivery>:go|s30|s60|s120|skip   a button on a reminder
     s:<action>[:<arg>]            a settings button (times, days, pause, nudge, ...)
-    g:<action>[:<id>]             a caregivers button (invite, remove, sharing, accept, decline)
+    g:<action>[:<id>[:<nonce>]]   a caregivers button (invite, remove, sharing, accept, decline);
+                                  Remove carries the link as it was when drawn
     h:<patient>:7|30|90           a history period (access is checked again on every tap)
     x:del|keep                    the answer to "delete everything?"
     f:<codes>:y|n[:<checkin>]     "is this new?" about warning signs typed in words
@@ -33,7 +34,7 @@ _NOTE = re.compile(rf"^n:{_ID}:(add|x)$")
 _REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
 _SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,8}))?$")
 _CARE_SET = re.compile(r"^g:(red|amber|week|miss):([0-9]{1,2})$")
-_CARE = re.compile(rf"^g:(inv|rm|red|amber|miss|week|acc|dec)(?::{_ID})?$")
+_CARE = re.compile(rf"^g:(inv|rm|red|amber|miss|week|acc|dec)(?::{_ID}(?::([0-9a-f]{{8}}))?)?$")
 _HISTORY = re.compile(rf"^h:{_ID}:(7|30|90)$")
 _FINDING = re.compile(rf"^f:([a-z]{{2}}(?:\.[a-z]{{2}}){{0,10}}):(y|n)(?::{_ID})?$")
 _DATA = re.compile(r"^x:(del|keep)(?::([0-9a-f]{8}))?$")
@@ -90,6 +91,8 @@ class SettingsTap:
 class CareTap:
     action: str
     target: int | None = None
+    nonce: str = ""
+    """Remove: which link it was drawn for (a link re-made since gets a new one)."""
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,9 @@ def encode(tap: Tap) -> str:
             data = f"m:{delivery_id}:{action}"
         case SettingsTap(action, arg):
             data = f"s:{action}" + (f":{arg}" if arg is not None else "")
-        case CareTap(action, target):
+        case CareTap(action, target, nonce):
             data = f"g:{action}" + (f":{target}" if target is not None else "")
+            data += f":{nonce}" if nonce and target is not None else ""
         case HistoryTap(patient_id, days):
             data = f"h:{patient_id}:{days}"
         case DataTap(delete, nonce):
@@ -187,7 +191,7 @@ def decode(data: str | None) -> Tap | None:
     if m := _CARE_SET.match(data):
         return CareTap(m.group(1), int(m.group(2)))
     if m := _CARE.match(data):
-        return CareTap(m.group(1), int(m.group(2)) if m.group(2) else None)
+        return CareTap(m.group(1), int(m.group(2)) if m.group(2) else None, m.group(3) or "")
     if m := _HISTORY.match(data):
         return HistoryTap(int(m.group(1)), int(m.group(2)))
     if m := _FINDING.match(data):

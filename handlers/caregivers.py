@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 
-from bot.caregivers import MISSED_DAY_CHOICES, Accepted, InviteProblem, Overview, Recipient
+from bot.caregivers import (
+    MISSED_DAY_CHOICES,
+    STALE,
+    Accepted,
+    InviteProblem,
+    Overview,
+    Recipient,
+    link_nonce,
+)
 from bot.history import text_messages
 from content.loader import Catalog
 from handlers import views
@@ -20,8 +28,8 @@ from handlers.context import Context
 log = logging.getLogger(__name__)
 
 
-def _b(text: str, action: str, target: int | None = None) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=encode(CareTap(action, target)))
+def _b(text: str, action: str, target: int | None = None, nonce: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(CareTap(action, target, nonce)))
 
 
 def overview_screen(catalog: Catalog, overview: Overview) -> tuple[str, InlineKeyboardMarkup]:
@@ -46,7 +54,8 @@ def overview_screen(catalog: Catalog, overview: Overview) -> tuple[str, InlineKe
     sharing = overview.sharing
     rows = [[_b(t("cg.invite_button", lang), "inv")]]
     rows += [
-        [_b(t("cg.remove_button", lang, name=f.name), "rm", f.link_id)] for f in overview.followers
+        [_b(t("cg.remove_button", lang, name=f.name), "rm", f.link_id, link_nonce(f.since))]
+        for f in overview.followers
     ]
     # Each button carries the value it sets (1 on, 0 off, or the next number of days), so a
     # repeated delivery of the same tap changes nothing.
@@ -149,11 +158,15 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
         )  # fmt: skip
         return
     if data.action == "rm" and data.target is not None:
-        name = await care.remove(user_id, data.target)
+        name = await care.remove(user_id, data.target, data.nonce)
         if name is None:
             await query.answer(catalog.text("history.denied", lang))
             return
-        await query.answer(catalog.text("cg.removed", lang, name=name))
+        if name == STALE:
+            # Drawn for a link that has been re-made since: nothing is removed.
+            await query.answer(catalog.text("cg.stale_remove", lang), show_alert=True)
+        else:
+            await query.answer(catalog.text("cg.removed", lang, name=name))
     elif data.action in ("red", "amber", "miss", "week"):
         await care.change_sharing(user_id, data.action, data.target)
         await query.answer()

@@ -19,7 +19,7 @@ from db.models import (
 from handlers.context import Context
 from handlers.escalations import alert_caregivers, outbox_job
 from tests.botapi import BOT_USERNAME
-from tests.harness import Harness, Person
+from tests.harness import Harness, Person, find_button
 from tests.test_checkin_flow import (
     BLADDER,
     CHEST,
@@ -415,3 +415,35 @@ async def test_after_an_emergency_the_advice_comes_before_the_caregivers_alert(
     alert = next(i for i, t in enumerate(sent) if t.startswith("🚨 Pat reported"))
     assert advice < alert
     assert all(not t.startswith(("<b>", "Where is", "What does")) for t in sent[advice + 1 :])
+
+
+async def test_an_old_remove_button_does_not_remove_a_link_made_again_since(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    """Pat removes Sam, then invites Sam again. The Remove button on the older list was drawn
+    for the first link: tapping it now removes no one and says so."""
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await bot.send(pat, "/caregivers")
+    old_list = bot.message_with(pat, "Remove Sam")
+    old_remove = find_button(old_list, "Remove Sam")
+    await bot.press(pat, "Remove Sam")
+    bot.clock.advance(minutes=5)
+    await link(bot, pat, sam)
+    assert "You now follow Pat" in bot.screen(sam).text
+
+    await bot.tap(pat, old_remove, old_list)
+    answer = bot.api.calls_of("answerCallbackQuery")[-1].params
+    assert "older list" in answer["text"] and "removed no one" in answer["text"]
+    async with bot.services.sessions() as session:
+        links = (await session.scalars(select(CaregiverLink))).all()
+    assert [link_.revoked_at for link_ in links] == [None]
+    await bot.send(sam, "/patients")
+    assert "Pat" in bot.screen(sam).labels()
+
+    # The button on the fresh list works.
+    await bot.send(pat, "/caregivers")
+    await bot.press(pat, "Remove Sam")
+    async with bot.services.sessions() as session:
+        links = (await session.scalars(select(CaregiverLink))).all()
+    assert all(link_.revoked_at is not None for link_ in links)
