@@ -2,7 +2,8 @@
 
 It keeps what a chat would show (each message with its text and buttons, edits applied), answers
 the methods the bot uses, serves ``getUpdates`` for long polling, and can be told to fail a method
-(for example with 429 and ``retry_after``). Tests only: it never lives in the product.
+(for example with 429 and ``retry_after``), answer late (a timeout), or answer slowly. Tests only:
+it never lives in the product.
 """
 
 from __future__ import annotations
@@ -18,9 +19,27 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import FileField
+from telegram.request import HTTPXRequest
 
 BOT_ID = 4242
 BOT_USERNAME = "ms_backpain_test_bot"
+
+CLIENT_READ_TIMEOUT = 1.0
+"""The read timeout of :func:`client_request`: short, so a test waits little for a timeout, yet
+long enough that a busy event loop does not make the stand-in's prompt answers time out."""
+
+
+def client_request(read_timeout: float = CLIENT_READ_TIMEOUT) -> HTTPXRequest:
+    """The bot's HTTP client for tests of timeouts: ``build_application(..., request=...)``.
+    (The Application uses it for getUpdates too, which adds its long-poll time to the read
+    timeout.)"""
+    return HTTPXRequest(
+        connection_pool_size=32,
+        read_timeout=read_timeout,
+        write_timeout=read_timeout,
+        connect_timeout=read_timeout,
+        pool_timeout=read_timeout,
+    )
 
 
 @dataclass
@@ -29,7 +48,13 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     ok: bool = True
-    """False when the stand-in was told to fail this call."""
+    """False when the bot got no success answer: the stand-in failed the call, or held its
+    answer past the client's timeout."""
+    took_effect: bool = True
+    """Whether the chat changed as the method asked. False for a failed call; a timeout takes
+    effect or not (Telegram sometimes performs a method although the client timed out)."""
+    fault: str | None = None
+    """The injected fault: ``5xx``, ``429``, ``too_old`` or ``timeout``."""
 
 
 @dataclass
@@ -59,12 +84,18 @@ class BotApiStandIn:
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], ChatMessage] = {}
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
+        self.timeouts: dict[str, list[bool]] = {}
         self.blocked_chats: set[int] = set()
         self.fault_rate = 0.0
         """Share of calls to ``fault_methods`` that fail at random with a 5xx error."""
         self.fault_methods: frozenset[str] = frozenset()
         self.faults = random.Random(0)
         self.fault_kinds: tuple[str, ...] = ("5xx",)
+        self.timeout_delay = CLIENT_READ_TIMEOUT + 0.25
+        """How long a ``timeout`` fault holds its answer: must exceed the client's read timeout."""
+        self.delays: dict[str, float] = {}
+        """Seconds each call of a method takes before it is performed (see :meth:`slow`)."""
+        self._stopping = asyncio.Event()
         self._ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
@@ -88,6 +119,7 @@ class BotApiStandIn:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        self._stopping.set()  # answers being held are given at once: teardown never waits
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -116,6 +148,43 @@ class BotApiStandIn:
                 params[key] = text
         return params
 
+    async def _hold(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the stand-in is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    @staticmethod
+    def _refuse(
+        call: Call, code: int, description: str, retry_after: int | None = None
+    ) -> web.Response:
+        call.ok = call.took_effect = False
+        body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+        if retry_after is not None:
+            body["parameters"] = {"retry_after": retry_after}
+        return web.json_response(body, status=code)
+
+    async def _perform(self, method: str, params: dict[str, Any]) -> Any:
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return True
+        result = await handler(params)
+        self._changed.set()
+        return result
+
+    async def _time_out(self, call: Call, took_effect: bool) -> web.Response:
+        """Answer only after ``timeout_delay``, when the client has given up; the method is
+        performed first if ``took_effect``."""
+        call.fault = "timeout"
+        call.ok = False
+        call.took_effect = took_effect
+        result = await self._perform(call.method, call.params) if took_effect else None
+        await self._hold(self.timeout_delay)
+        if took_effect:
+            return web.json_response({"ok": True, "result": result})
+        return web.json_response(
+            {"ok": False, "error_code": 504, "description": "Gateway Timeout"}, status=504
+        )
+
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return web.json_response(
@@ -127,45 +196,32 @@ class BotApiStandIn:
         if method != "getUpdates":
             self.calls.append(call)
         if method.startswith("send") and int(params.get("chat_id") or 0) in self.blocked_chats:
-            call.ok = False
-            description = "Forbidden: bot was blocked by the user"
-            return web.json_response(
-                {"ok": False, "error_code": 403, "description": description}, status=403
-            )
+            return self._refuse(call, 403, "Forbidden: bot was blocked by the user")
         if method in self.fault_methods and self.faults.random() < self.fault_rate:
-            call.ok = False
-            kind = self.faults.choice(self.fault_kinds)
+            kind = call.fault = self.faults.choice(self.fault_kinds)
             if kind == "429":
-                body: dict[str, Any] = {
-                    "ok": False,
-                    "error_code": 429,
-                    "description": "Too Many Requests: retry after 1",
-                    "parameters": {"retry_after": 1},
-                }
-                return web.json_response(body, status=429)
+                return self._refuse(call, 429, "Too Many Requests: retry after 1", retry_after=1)
             if kind == "too_old" and method == "answerCallbackQuery":
                 description = "Bad Request: query is too old and response timeout expired"
-                return web.json_response(
-                    {"ok": False, "error_code": 400, "description": description}, status=400
-                )
+                return self._refuse(call, 400, description)
+            if kind == "timeout":
+                # Whether Telegram performed the method, the bot cannot know: here half did.
+                return await self._time_out(call, self.faults.random() < 0.5)
+            call.fault = "5xx"
             code = self.faults.choice((500, 502, 503))
-            return web.json_response(
-                {"ok": False, "error_code": code, "description": "Internal Server Error"},
-                status=code,
-            )
+            return self._refuse(call, code, "Internal Server Error")
+        timeouts = self.timeouts.get(method)
+        if timeouts:
+            return await self._time_out(call, timeouts.pop(0))
         queued = self.failures.get(method)
         if queued:
-            call.ok = False
             code, description, retry_after = queued.pop(0)
-            body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
-            if retry_after is not None:
-                body["parameters"] = {"retry_after": retry_after}
-            return web.json_response(body, status=code)
-        handler = getattr(self, f"_m_{method}", None)
-        if handler is None:
-            return web.json_response({"ok": True, "result": True})
-        result = await handler(params)
-        self._changed.set()
+            return self._refuse(call, code, description, retry_after)
+        if method in self.delays:
+            # Performed even if the client has gone meanwhile (it was killed, or timed out):
+            # the request had reached Telegram.
+            await self._hold(self.delays[method])
+        result = await self._perform(method, params)
         return web.json_response({"ok": True, "result": result})
 
     # --- methods --------------------------------------------------------------------------------
@@ -273,6 +329,12 @@ class BotApiStandIn:
         """Make the next call of ``method`` fail with this error."""
         self.failures.setdefault(method, []).append((code, description, retry_after))
 
+    def time_out(self, method: str, *, took_effect: bool) -> None:
+        """Make the next call of ``method`` time out: its answer is held for ``timeout_delay``
+        seconds. With ``took_effect`` the method is performed all the same (the message is
+        stored or edited), as Telegram sometimes does for a client that gave up waiting."""
+        self.timeouts.setdefault(method, []).append(took_effect)
+
     def inject_faults(
         self,
         rate: float,
@@ -282,11 +344,22 @@ class BotApiStandIn:
     ) -> None:
         """From now on, fail this share of calls to ``methods``, as an unlucky network would:
         ``5xx`` (500, 502 or 503), ``429`` (retry after 1 s), ``too_old`` (a button answered
-        too late; other methods get a 5xx instead). A failed call changes nothing in the chat."""
+        too late; other methods get a 5xx instead), ``timeout`` (the answer is held for
+        ``timeout_delay`` seconds, past the client's read timeout). A failed call changes nothing
+        in the chat; a timed-out one took effect or not, half and half by the seeded random
+        (``Call.took_effect`` says which)."""
         self.fault_rate = rate
         self.fault_methods = frozenset(methods)
         self.faults = random.Random(seed)
         self.fault_kinds = kinds
+
+    def slow(self, method: str, seconds: float) -> None:
+        """From now on, each call of ``method`` takes ``seconds`` before it is performed and
+        answered (0 for no delay)."""
+        if seconds > 0:
+            self.delays[method] = seconds
+        else:
+            self.delays.pop(method, None)
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for long polling."""
@@ -309,10 +382,12 @@ class BotApiStandIn:
         return [c for c in self.calls if c.method == method]
 
     def texts_sent(self, chat_id: int) -> list[str]:
+        """Texts of the messages sent to a chat (failed calls left out, timed-out calls that
+        took effect included: the person sees them), in the order they were sent."""
         return [
             str(c.params["text"])
             for c in self.calls
-            if c.method == "sendMessage" and c.ok and int(c.params["chat_id"]) == chat_id
+            if c.method == "sendMessage" and c.took_effect and int(c.params["chat_id"]) == chat_id
         ]
 
     async def wait_for(self, predicate: Any, timeout: float = 20.0) -> None:

@@ -20,13 +20,21 @@ from tests.conftest import TOKEN
 from tests.harness import Person, button_update, find_button, text_update
 
 
-async def start_bot(api: BotApiStandIn, folder: Path, db_file: Path) -> asyncio.subprocess.Process:
+async def start_bot(
+    api: BotApiStandIn, folder: Path, database: Path | str, **settings: str
+) -> asyncio.subprocess.Process:
+    """``python -m bot run`` against the stand-in, on a SQLite file or a database URL, with
+    these settings besides (``REMINDER_BATCH_SIZE="20"``); its output goes to bot.log."""
+    ours = ("TELEGRAM_", "DATABASE_", "REMINDER_")
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(ours)},
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_BASE_URL": api.base_url,
         "TELEGRAM_BASE_FILE_URL": api.base_file_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{db_file}",
+        "DATABASE_URL": (
+            f"sqlite+aiosqlite:///{database}" if isinstance(database, Path) else database
+        ),
+        **settings,
     }
     log = (folder / "bot.log").open("ab")
     return await asyncio.create_subprocess_exec(
