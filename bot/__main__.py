@@ -18,7 +18,13 @@ async def _check_bot_api(settings: Settings, token: str) -> None:
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError
 
-    bot = Bot(token, base_url=settings.telegram_base_url)
+    from bot.transport import AiohttpRequest
+
+    bot = Bot(
+        token,
+        base_url=settings.telegram_base_url,
+        request=AiohttpRequest(connection_pool_size=1),
+    )
     try:
         async with bot:
             await bot.get_me()

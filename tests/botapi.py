@@ -19,7 +19,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import FileField
-from telegram.request import HTTPXRequest
+
+from bot.transport import AiohttpRequest
 
 BOT_ID = 4242
 BOT_USERNAME = "ms_backpain_test_bot"
@@ -29,11 +30,11 @@ CLIENT_READ_TIMEOUT = 1.0
 long enough that a busy event loop does not make the stand-in's prompt answers time out."""
 
 
-def client_request(read_timeout: float = CLIENT_READ_TIMEOUT) -> HTTPXRequest:
+def client_request(read_timeout: float = CLIENT_READ_TIMEOUT) -> AiohttpRequest:
     """The bot's HTTP client for tests of timeouts: ``build_application(..., request=...)``.
     (The Application uses it for getUpdates too, which adds its long-poll time to the read
     timeout.)"""
-    return HTTPXRequest(
+    return AiohttpRequest(
         connection_pool_size=32,
         read_timeout=read_timeout,
         write_timeout=read_timeout,
