@@ -55,6 +55,12 @@ def _begin_immediate(connection: Any) -> None:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url``; SQLite gets its folder and its pragmas."""
     ensure_sqlite_folder(url)
+    if is_sqlite(url) and make_url(url).database not in (None, "", ":memory:"):
+        # One connection, queued for in the order asked: SQLite lets one writer in at a time,
+        # and its own busy wait is not fair (under load a waiter can be passed over until
+        # busy_timeout runs out). Transactions here are short and never wait on the network.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -10,7 +10,7 @@ from telegram import Update
 from db.models import CheckIn
 from handlers.ordering import PerPersonProcessor
 from tests.harness import Harness, Person, button_update, find_button, text_update
-from tests.test_checkin_flow import onboard
+from tests.test_checkin_flow import DONE, onboard
 
 
 def _update(bot: Harness, data: dict[str, object]) -> Update:
@@ -76,3 +76,27 @@ async def test_the_running_application_keeps_each_persons_taps_in_order(
     # Tick lower, tick middle, then the "Lower back" button of the first screen again, which
     # carries "tick": so both stay ticked, in the order tapped, for each person.
     assert drafts == [["lower", "middle"], ["lower", "middle"]]
+
+
+async def test_many_people_checking_in_at_once_are_all_saved(bot: Harness) -> None:
+    """Sixty people onboard and check in at the same moment, each tap at once behind the one
+    before, while every Bot API answer takes a little while: all are saved, on SQLite too (one
+    writer at a time, queued in order), and no one gets an apology."""
+    people = [Person(7000 + i, f"C{i}") for i in range(60)]
+    bot.api.slow("answerCallbackQuery", 0.01)
+    bot.api.slow("editMessageText", 0.01)
+
+    async def check_in(person: Person) -> None:
+        await onboard(bot, person)
+        await bot.send(person, "/checkin")
+        await bot.press(person, "5", "Lower back", DONE, "Burning", DONE, "None of these")
+        await bot.press(person, "None of these")
+
+    await asyncio.gather(*(check_in(person) for person in people))
+    apology = bot.services.catalog.text("error.generic", "en")
+    for person in people:
+        assert "your check-in is saved" in bot.screen(person).text, person
+        assert apology not in bot.api.texts_sent(person.chat_id), person
+    async with bot.services.sessions() as session:
+        statuses = (await session.scalars(select(CheckIn.status))).all()
+    assert statuses == ["complete"] * len(people)
