@@ -26,6 +26,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.caregivers import CaregiverService
+from bot.chart import shared_worker
 from bot.checkin_service import CheckinService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -106,6 +107,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
             invite_hours=settings.caregiver_invite_hours,
         ),
         data=DataService(sessions, clock),
+        charts=shared_worker(),
     )
 
 
@@ -243,4 +245,5 @@ async def _post_init(app: BotApp) -> None:
 
 async def _post_shutdown(app: BotApp) -> None:
     services: Services = app.bot_data["services"]
+    services.charts.close()
     await services.db_engine.dispose()

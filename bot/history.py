@@ -1,9 +1,8 @@
 """History: entries for a period, the text per day (or per week when long), a trend line, and
-the chart as PNG bytes. Pure apart from ``HistoryService.load``; no Telegram imports."""
+what the chart shows. Pure apart from ``HistoryService.load``; no Telegram imports."""
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.chart import ChartSpec, Marked
 from bot.checkin import SPREAD, Engine, Step, answers_by_question
 from bot.clock import Clock
 from content.loader import Catalog
@@ -205,48 +205,36 @@ def pack(lines: Sequence[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     return messages
 
 
-def chart_png(catalog: Catalog, engine: Engine, period: Period) -> bytes:
-    """Pain over time (red and amber escalations marked) and how often each place was reported,
-    as a PNG. Blocking (about 0.1 s): call it in a worker thread."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter
-    from matplotlib.figure import Figure
-
+def chart_spec(catalog: Catalog, engine: Engine, period: Period) -> ChartSpec:
+    """What the chart shows for this period, in the person's language (drawn by
+    ``bot.chart.ChartWorker``): the pain line with red and amber advice marked, and how often
+    each place was reported."""
     lang = period.language
     entries = in_period(period)
-    figure = Figure(figsize=(8, 6), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    pain_ax, where_ax = figure.subplots(2, 1, height_ratios=(3, 2))
-    times = [e.at.replace(tzinfo=None) for e in entries]
-    pains = [e.pain for e in entries]
-    pain_ax.plot(times, pains, marker="o", color="#3465a4", linewidth=1.5, markersize=4)
+    marked = []
     for tier, colour, key in (("red", "#cc0000", "history.legend_red"),
                               ("amber", "#f57900", "history.legend_amber")):  # fmt: skip
-        marked = [(e.at.replace(tzinfo=None), e.pain) for e in entries if tier in e.tiers]
-        if marked:
-            xs, ys = zip(*marked, strict=True)
-            pain_ax.scatter(xs, ys, s=120, marker="^", color=colour, zorder=3,
-                            label=catalog.text(key, lang))  # fmt: skip
-    start = datetime.combine(period.start, datetime.min.time())
-    pain_ax.set_xlim(start, period.now.replace(tzinfo=None) + timedelta(hours=6))
-    pain_ax.set_ylim(-0.5, 10.5)
-    pain_ax.set_yticks(range(0, 11, 2))
-    pain_ax.set_title(catalog.text("history.chart_pain", lang, days=period.days))
-    pain_ax.grid(alpha=0.3)
-    if any(e.tiers for e in entries):
-        pain_ax.legend(loc="upper left")
-    if not entries:
-        pain_ax.text(0.5, 0.5, catalog.text("history.empty", lang), ha="center",
-                     transform=pain_ax.transAxes)  # fmt: skip
-    pain_ax.xaxis.set_major_formatter(DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
-    pain_ax.tick_params(axis="x", labelrotation=30)
+        hits = [e for e in entries if tier in e.tiers]
+        if hits:
+            marked.append(
+                Marked(
+                    colour,
+                    catalog.text(key, lang),
+                    tuple(e.at.replace(tzinfo=None) for e in hits),
+                    tuple(e.pain for e in hits),
+                )
+            )
     counts = location_counts(entries)
     places = [o for o in engine.options(Step.WHERE) if o not in SPREAD]
-    labels = [catalog.text(f"opt.where.{o}", lang) for o in places]
-    where_ax.barh(labels, [counts.get(o, 0) for o in places], color="#73d216")
-    where_ax.invert_yaxis()
-    where_ax.set_title(catalog.text("history.chart_where", lang))
-    where_ax.xaxis.get_major_locator().set_params(integer=True)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return ChartSpec(
+        pain_title=catalog.text("history.chart_pain", lang, days=period.days),
+        times=tuple(e.at.replace(tzinfo=None) for e in entries),
+        pains=tuple(e.pain for e in entries),
+        marked=tuple(marked),
+        start=datetime.combine(period.start, datetime.min.time()),
+        end=period.now.replace(tzinfo=None) + timedelta(hours=6),
+        empty_text=None if entries else catalog.text("history.empty", lang),
+        where_title=catalog.text("history.chart_where", lang),
+        places=tuple(catalog.text(f"opt.where.{o}", lang) for o in places),
+        counts=tuple(counts.get(o, 0) for o in places),
+    )

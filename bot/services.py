@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.caregivers import CaregiverService
+from bot.chart import ChartWorker
 from bot.checkin import Engine
 from bot.checkin_service import CheckinService
 from bot.clock import Clock
@@ -38,6 +39,8 @@ class Services:
     reminders: ReminderService
     caregivers: CaregiverService
     data: DataService
+    charts: ChartWorker
+    """Draws history charts in a worker process (bot/chart.py)."""
     sweeper: Sweeper | None = None
     """Set by the composition root once the bot exists (the sweep needs it to send)."""
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.history import PERIODS, chart_png, text_messages
+from bot.history import PERIODS, chart_spec, text_messages
 from handlers.callback_data import HistoryTap, encode
 from handlers.common import who
 from handlers.context import Context
+
+log = logging.getLogger(__name__)
 
 
 def period_buttons(context: Context, lang: str, patient_id: int, days: int) -> InlineKeyboardMarkup:
@@ -38,22 +41,31 @@ async def show(
         return False
     catalog = services.catalog
     messages = text_messages(catalog, services.engine, view.period, view.name)
-    # The chart is drawn in a worker thread while the text goes out: the person reads at once,
-    # and nobody else's taps wait for matplotlib.
+    # The chart is drawn in the worker process while the text goes out: the person reads at
+    # once, and nobody else's taps wait for matplotlib.
     chart = asyncio.ensure_future(
-        asyncio.to_thread(chart_png, catalog, services.engine, view.period)
+        services.charts.draw(chart_spec(catalog, services.engine, view.period))
     )
     try:
         for text in messages:
             await context.bot.send_message(chat_id, text)
     finally:
-        png = await chart
-    await context.bot.send_photo(
-        chat_id,
-        png,
-        caption=catalog.text("history.caption", view.period.language),
-        reply_markup=period_buttons(context, view.period.language, view.patient_id, days),
-    )
+        try:
+            png: bytes | None = await chart
+        except Exception as exc:
+            # The text has gone out; without a chart the buttons still let the person go on.
+            log.warning("the history chart could not be drawn (%s)", type(exc).__name__)
+            png = None
+    lang = view.period.language
+    buttons = period_buttons(context, lang, view.patient_id, days)
+    if png is None:
+        await context.bot.send_message(
+            chat_id, catalog.text("history.no_chart", lang), reply_markup=buttons
+        )
+    else:
+        await context.bot.send_photo(
+            chat_id, png, caption=catalog.text("history.caption", lang), reply_markup=buttons
+        )
     return True
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import struct
+import subprocess
+import sys
+import textwrap
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
+from bot.chart import ChartSpec
 from bot.history import TELEGRAM_LIMIT, pack
 from db.models import CheckIn, CheckInAnswer, Escalation, User
 from tests.harness import Harness, Person
@@ -169,3 +177,67 @@ async def test_period_buttons_of_someone_else_are_refused(
     await bot.tap(pat, forged, own)
     toast = bot.api.calls_of("answerCallbackQuery")[-1].params
     assert "not shared with you" in toast["text"]
+
+
+def test_the_chart_is_drawn_in_a_worker_process_the_bot_never_loads_matplotlib() -> None:
+    """A fresh interpreter draws three charts through ChartWorker: PNGs come back, the drawing
+    happened in another process, and matplotlib never entered the bot's own process."""
+    script = textwrap.dedent(
+        """
+        import asyncio, os, sys
+        from datetime import datetime
+        from bot.chart import ChartSpec, ChartWorker, render
+
+        def pid_of_worker(_spec):
+            return os.getpid()
+
+        async def main():
+            worker = ChartWorker()
+            spec = ChartSpec("Pain", (datetime(2026, 3, 1),), (5,), (), datetime(2026, 2, 24),
+                             datetime(2026, 3, 2), None, "Where", ("Lower back",), (1,))
+            pngs = [await worker.draw(spec) for _ in range(3)]
+            pool = worker._pool
+            drawn_by = pool.submit(os.getpid).result()
+            worker.close()
+            print(all(p.startswith(b"\\x89PNG") for p in pngs), drawn_by != os.getpid(),
+                  "matplotlib" in sys.modules)
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "False"]
+
+
+async def test_a_worker_that_died_is_started_again(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/history")
+    worker = bot.services.charts
+    pool = worker._pool
+    assert pool is not None
+    for process in list(pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    await bot.send(pat, "/history")
+    assert len(photos(bot, pat)) == 2
+    assert bot.screen(pat).labels() == ["30 days", "90 days"]
+
+
+async def test_without_a_chart_the_text_and_the_buttons_still_come(
+    bot: Harness, pat: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(spec: ChartSpec) -> bytes:
+        raise RuntimeError("no chart today")
+
+    await onboard(bot, pat)
+    monkeypatch.setattr(bot.services.charts, "draw", broken)
+    await bot.send(pat, "/history")
+    assert photos(bot, pat) == []
+    assert "Your last 7 days" in bot.api.chat(pat.chat_id)[-2].text
+    assert "chart could not be drawn" in bot.screen(pat).text
+    assert bot.screen(pat).labels() == ["30 days", "90 days"]
+    apology = bot.services.catalog.text("error.generic", "en")
+    assert apology not in bot.api.texts_sent(pat.chat_id)
