@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -189,11 +190,11 @@ def build_application(
         # One sweep job per process, whatever the number of patients: the schedule is in the
         # database, not in the job store.
         app.job_queue.run_repeating(
-            _sweep,
+            one_at_a_time(_sweep),
             interval=settings.reminder_sweep_seconds,
             first=1.0,
             name="reminder-sweep",
-            job_kwargs={"max_instances": 1, "coalesce": True},
+            job_kwargs={"max_instances": 2, "coalesce": True},
         )
         app.job_queue.run_repeating(
             caregivers.digests,
@@ -202,11 +203,11 @@ def build_application(
             name="caregiver-digests",
         )
         app.job_queue.run_repeating(
-            escalations.outbox_job,
+            one_at_a_time(escalations.outbox_job),
             interval=settings.outbox_retry_seconds,
             first=settings.outbox_retry_seconds,
             name="escalation-outbox",
-            job_kwargs={"max_instances": 1, "coalesce": True},
+            job_kwargs={"max_instances": 2, "coalesce": True},
         )
         app.job_queue.run_repeating(
             _housekeeping,
@@ -215,6 +216,22 @@ def build_application(
             name="housekeeping",
         )
     return app
+
+
+def one_at_a_time(
+    job: Callable[[Context], Coroutine[Any, Any, None]],
+) -> Callable[[Context], Coroutine[Any, Any, None]]:
+    """A repeating job that skips its turn while its previous run is still going (a long sweep
+    at the morning peak), quietly: APScheduler's own limit would log a warning every time."""
+    running = asyncio.Lock()
+
+    async def run(context: Context) -> None:
+        if running.locked():
+            return
+        async with running:
+            await job(context)
+
+    return run
 
 
 async def _sweep(context: Context) -> None:
