@@ -65,6 +65,8 @@ FAULTY = ("sendMessage", "editMessageText", "answerCallbackQuery")
 FAULT_KINDS = ("5xx", "429", "too_old", "timeout")
 TIMEOUT_DELAY = 5.5
 """How long a ``timeout`` fault holds its answer: past the transport's 5 s read timeout."""
+STUCK_SECONDS = 120
+"""An update not processed after this long is counted as stuck (an error) and left behind."""
 CHECK_EVERY = 1_000
 """Updates between two checkpoints (traffic pauses; outbox and housekeeping run; the database
 is checked; memory is read)."""
@@ -572,7 +574,12 @@ class Run:
         """As polling and webhooks do: through the per-person update processor."""
         update = Update.de_json(payload, self.app.bot)
         try:
-            await self.app.update_processor.process_update(update, self.app.process_update(update))
+            async with asyncio.timeout(STUCK_SECONDS):
+                await self.app.update_processor.process_update(
+                    update, self.app.process_update(update)
+                )
+        except TimeoutError:  # never finished: counted, and the run goes on
+            self.escaped[f"stuck: not done after {STUCK_SECONDS} s"] += 1
         except Exception as exc:  # escaped the Application and its error handler
             self.escaped[f"{type(exc).__name__} at {_last_frame(_frames(exc))}"] += 1
 

@@ -5,8 +5,8 @@ matplotlib takes about 2 s to import and keeps 50-80 MB for good; drawing one ch
 :class:`ChartSpec` (plain data: titles, points, bars), and :class:`ChartWorker` has it drawn by
 :func:`render` in a separate process, started on the first chart and kept for the next ones. The
 bot's own memory stays flat, and its event loop is never busy drawing. The worker is replaced
-after ``max_tasks`` charts (so any slow growth inside matplotlib is given back) and started again
-if it dies."""
+after ``max_tasks`` charts (so any slow growth inside matplotlib is given back), started again if
+it dies, and killed if a chart takes longer than ``timeout``."""
 
 from __future__ import annotations
 
@@ -91,33 +91,51 @@ def _warm_up() -> None:
 class ChartWorker:
     """One worker process that draws charts, one at a time, in the order asked."""
 
-    def __init__(self, max_tasks: int = 500) -> None:
+    def __init__(self, max_tasks: int = 500, timeout: float = 30.0) -> None:
         self._max_tasks = max_tasks
+        self._timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        self._drawn = 0
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            max_tasks_per_child=self._max_tasks,
-            initializer=_warm_up,
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
         )
+        self._drawn = 0
         return self._pool
 
     async def draw(self, spec: ChartSpec) -> bytes:
-        """The chart as PNG bytes. A worker that died is started again once."""
+        """The chart as PNG bytes. A worker that died is started again once; one that takes
+        longer than the timeout is killed (TimeoutError): nobody waits for a chart forever."""
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             pool = self._pool or self._start()
             try:
-                return await loop.run_in_executor(pool, render, spec)
+                async with asyncio.timeout(self._timeout):
+                    png = await loop.run_in_executor(pool, render, spec)
             except BrokenProcessPool:
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
+                self._discard(pool)
                 if attempt == 2:
                     raise
+                continue
+            except TimeoutError:
+                self._discard(pool)
+                raise
+            self._drawn += 1
+            if self._drawn >= self._max_tasks and pool is self._pool:
+                # A fresh worker from time to time: any slow growth in matplotlib is given back.
+                self._pool = None
+                pool.shutdown(wait=False)
+            return png
         raise AssertionError("unreachable")
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if pool is self._pool:
+            self._pool = None
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker (it is started again by the next chart)."""

@@ -8,13 +8,13 @@ import struct
 import subprocess
 import sys
 import textwrap
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
 
-from bot.chart import ChartSpec
+from bot.chart import ChartSpec, ChartWorker
 from bot.history import TELEGRAM_LIMIT, pack
 from db.models import CheckIn, CheckInAnswer, Escalation, User
 from tests.harness import Harness, Person
@@ -241,3 +241,16 @@ async def test_without_a_chart_the_text_and_the_buttons_still_come(
     assert bot.screen(pat).labels() == ["30 days", "90 days"]
     apology = bot.services.catalog.text("error.generic", "en")
     assert apology not in bot.api.texts_sent(pat.chat_id)
+
+
+async def test_a_chart_that_takes_too_long_is_given_up_and_the_next_one_is_drawn() -> None:
+    spec = ChartSpec("Pain", (datetime(2026, 3, 1),), (5,), (), datetime(2026, 2, 24),
+                     datetime(2026, 3, 2), None, "Where", ("Lower back",), (1,))  # fmt: skip
+    hasty = ChartWorker(timeout=0.01)  # less than a worker takes to start
+    with pytest.raises(TimeoutError):
+        await hasty.draw(spec)
+    hasty.close()
+    patient = ChartWorker(max_tasks=2)
+    pngs = [await patient.draw(spec) for _ in range(3)]  # a fresh worker after the second
+    patient.close()
+    assert all(png_size(png) == (800, 600) for png in pngs)
