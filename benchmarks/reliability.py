@@ -251,9 +251,10 @@ class StandIn:
         self.http = aiohttp.ClientSession(f"http://127.0.0.1:{port}")
 
     @classmethod
-    async def start(cls) -> StandIn:
+    async def start(cls, *options: str) -> StandIn:
+        """Start the stand-in with these command-line options (``--latency 0.05``)."""
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "benchmarks.standin_server", "--token", TOKEN,
+            sys.executable, "-m", "benchmarks.standin_server", "--token", TOKEN, *options,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         assert process.stdout is not None

@@ -11,6 +11,9 @@ Besides the Bot API it answers a few control requests, under /control:
                                       as inject_faults
     GET  /control/stats               calls per method (ok and failed), messages kept, memory
     GET  /control/chat/{chat}         the messages a chat shows now (newest last)
+    POST /control/push                [update, ...]: queued for getUpdates
+
+``--latency 0.05`` answers every call after 50 ms, as Telegram does; ``--quiet`` keeps no events.
 
 Its memory stays bounded however long the run: only the newest messages of each chat are kept
 (older ones can no longer be edited, as after a real chat's history is long), the call log is a
@@ -62,8 +65,15 @@ def chat_of_query(query_id: object) -> int | None:
 class ServedStandIn(BotApiStandIn):
     """The stand-in with bounded memory and a per-chat record of what each chat saw."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, latency: float = 0.0, quiet: bool = False) -> None:
         super().__init__(token)
+        self.latency = latency
+        """Seconds every Bot API call takes before it is answered (Telegram's own latency)."""
+        self.quiet = quiet
+        """Keep no per-chat events (capacity runs read counts, not chats)."""
+        self.polls = 0
+        self.first_poll_at: float | None = None
+        """Wall-clock time of the first getUpdates: a bot that got there has started."""
         self.calls = deque(maxlen=500)  # type: ignore[assignment]
         self.counts: Counter[str] = Counter()
         self.events: dict[int, deque[dict[str, Any]]] = {}
@@ -101,8 +111,14 @@ class ServedStandIn(BotApiStandIn):
         return await self._sent(params, await super()._m_sendDocument(params))
 
     async def _handle(self, request: web.Request) -> web.Response:
-        response = await super()._handle(request)
         method = request.match_info["method"]
+        if method == "getUpdates":
+            self.polls += 1
+            if self.first_poll_at is None:
+                self.first_poll_at = time.time()
+        elif self.latency:
+            await asyncio.sleep(self.latency)
+        response = await super()._handle(request)
         if method == "getUpdates":
             return response
         params: dict[str, Any] = request.get("params") or {}
@@ -169,6 +185,8 @@ class ServedStandIn(BotApiStandIn):
         markup = params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             event["keyboard"] = markup["inline_keyboard"]
+        if self.quiet:
+            return
         waiting = self.events.setdefault(chat, deque())
         waiting.append(event)
         if len(waiting) > KEEP_EVENTS:
@@ -194,6 +212,13 @@ class ServedStandIn(BotApiStandIn):
             self.timeout_delay = float(body["timeout_delay"])
         return web.json_response({"ok": True})
 
+    async def _c_push(self, request: web.Request) -> web.Response:
+        """Queue these updates for long polling (``update_id`` is filled in)."""
+        for update in await request.json():
+            update["update_id"] = self.next_update_id()
+            self.push_update(update)
+        return web.json_response({"ok": True})
+
     async def _c_stats(self, request: web.Request) -> web.Response:
         return web.json_response(
             {
@@ -203,6 +228,8 @@ class ServedStandIn(BotApiStandIn):
                 "events_waiting": sum(len(e) for e in self.events.values()),
                 "events_dropped": self.events_dropped,
                 "rss_mb": round(rss_mb(), 1),
+                "polls": self.polls,
+                "first_poll_at": self.first_poll_at,
             }
         )
 
@@ -219,6 +246,7 @@ class ServedStandIn(BotApiStandIn):
         app.router.add_post("/control/faults", self._c_faults)
         app.router.add_get("/control/stats", self._c_stats)
         app.router.add_get("/control/chat/{chat}", self._c_chat)
+        app.router.add_post("/control/push", self._c_push)
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -230,8 +258,8 @@ class ServedStandIn(BotApiStandIn):
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
 
-async def serve(token: str, port: int) -> None:
-    api = ServedStandIn(token)
+async def serve(token: str, port: int, latency: float = 0.0, quiet: bool = False) -> None:
+    api = ServedStandIn(token, latency, quiet)
     await api.start(port)
     print(json.dumps({"port": api.port}), flush=True)
     loop = asyncio.get_running_loop()
@@ -252,8 +280,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.standin_server")
     parser.add_argument("--token", required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--quiet", action="store_true", help="keep no per-chat events")
     args = parser.parse_args()
-    asyncio.run(serve(args.token, args.port))
+    asyncio.run(serve(args.token, args.port, args.latency, args.quiet))
 
 
 if __name__ == "__main__":
