@@ -1138,7 +1138,9 @@ def render(parts: dict[str, dict[str, Any]]) -> str:
         "",
         "A share of sendMessage, editMessageText and answerCallbackQuery calls fail, as an "
         "unlucky network would: 500/502/503, 429 with retry_after (python-telegram-bot's rate "
-        "limiter retries those, as in production) and 'query is too old'. Every 1,000 updates "
+        "limiter retries those, as in production), 'query is too old', and timeouts (the answer "
+        "held past the transport's 5 s read timeout; Telegram performed half of those calls "
+        "all the same, as it sometimes does). Every 1,000 updates "
         "the traffic pauses, the clock moves 5 minutes, the escalation outbox and housekeeping "
         "jobs run, and the database is checked in a separate process: the invariants of "
         "tests/fuzz.py and every answer people were shown as saved. At the end the faults stop, "
