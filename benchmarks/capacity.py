@@ -61,6 +61,8 @@ from handlers.ordering import PerPersonProcessor
 
 ROOT = Path(__file__).parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
+RAW = ROOT / "benchmarks" / "capacity.json"
+"""Every figure of the last run of each part, as measured."""
 BOT_ID = 123456
 TAPS = (
     ("pain", "5"),
@@ -846,6 +848,10 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
     if not args.no_write:
+        # A part not run this time keeps its figures from the last run (with their date there).
+        earlier = json.loads(RAW.read_text()) if RAW.exists() else {}
+        results = {**earlier, **results}
+        RAW.write_text(json.dumps(results, indent=1) + "\n")
         command = "python -m benchmarks.capacity " + " ".join(sys.argv[1:])
         page = render(results, command.strip()) + "\n"
         # The profile and its reading are written by hand after a run: kept as they are.

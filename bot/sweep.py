@@ -79,6 +79,9 @@ class SweepSettings:
     lease: timedelta = timedelta(seconds=120)
     grace: timedelta = timedelta(hours=2)
     max_attempts: int = 5
+    concurrent_sends: int = 100
+    """Messages of a batch in flight at once: well under the transport's connection pool (256),
+    which the handlers share, so no send waits past the pool timeout for a connection."""
 
 
 @dataclass(frozen=True)
@@ -200,8 +203,14 @@ class Sweeper:
                     plans.extend(await self._prepare([rule_id], token))
         if not plans:
             return
+        slots = asyncio.Semaphore(self.settings.concurrent_sends)
+
+        async def send(outgoing: Outgoing) -> SendResult:
+            async with slots:
+                return await self.sender.send(outgoing)
+
         outcomes = await asyncio.gather(
-            *(self.sender.send(plan.outgoing) for _, plan in plans), return_exceptions=True
+            *(send(plan.outgoing) for _, plan in plans), return_exceptions=True
         )
         results = [
             outcome
