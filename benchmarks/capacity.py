@@ -51,6 +51,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from benchmarks.reliability import StandIn
 from benchmarks.run import TOKEN, _database, _drop, _seed
+from bot.__main__ import new_event_loop
 from bot.app import build_application
 from bot.config import Settings
 from bot.transport import AiohttpRequest
@@ -846,7 +847,11 @@ def main() -> None:
     parser.add_argument("--parts", default="taps,latency,reminders,startup")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    results = asyncio.run(main_async(args))
+    loop = new_event_loop()  # uvloop, as `python -m bot run` uses
+    try:
+        results = loop.run_until_complete(main_async(args))
+    finally:
+        loop.close()
     if not args.no_write:
         # A part not run this time keeps its figures from the last run (with their date there).
         earlier = json.loads(RAW.read_text()) if RAW.exists() else {}

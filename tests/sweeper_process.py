@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from bot.__main__ import new_event_loop
 from bot.app import build_application
 from bot.config import load_settings
 
@@ -31,4 +32,5 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    loop = new_event_loop()  # as `python -m bot run` does
+    sys.exit(loop.run_until_complete(main()))
