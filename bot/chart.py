@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 
+class ChartUnavailable(RuntimeError):
+    """No chart this time: the worker stopped while drawing it."""
+
+
 @dataclass(frozen=True)
 class Marked:
     """Check-ins that led to advice of one tier, drawn as triangles over the pain line."""
@@ -114,14 +118,19 @@ class ChartWorker:
             try:
                 async with asyncio.timeout(self._timeout):
                     png = await loop.run_in_executor(pool, render, spec)
-            except BrokenProcessPool:
-                self._discard(pool)
-                if attempt == 2:
-                    raise
-                continue
             except TimeoutError:
                 self._discard(pool)
                 raise
+            except (BrokenProcessPool, asyncio.CancelledError) as exc:
+                task = asyncio.current_task()
+                if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
+                    raise  # this update itself is being cancelled
+                # The worker died, or another chart's timeout stopped it with this one queued
+                # (its future is cancelled, not this task): a fresh worker, once.
+                self._discard(pool)
+                if attempt == 2:
+                    raise ChartUnavailable("the chart worker stopped twice") from None
+                continue
             self._drawn += 1
             if self._drawn >= self._max_tasks and pool is self._pool:
                 # A fresh worker from time to time: any slow growth in matplotlib is given back.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import struct
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from bot.chart import ChartSpec, ChartWorker
+from bot.chart import ChartSpec, ChartUnavailable, ChartWorker
 from bot.history import TELEGRAM_LIMIT, pack
 from db.models import CheckIn, CheckInAnswer, Escalation, User
 from tests.harness import Harness, Person
@@ -254,3 +255,15 @@ async def test_a_chart_that_takes_too_long_is_given_up_and_the_next_one_is_drawn
     pngs = [await patient.draw(spec) for _ in range(3)]  # a fresh worker after the second
     patient.close()
     assert all(png_size(png) == (800, 600) for png in pngs)
+
+
+async def test_a_chart_queued_behind_one_that_timed_out_is_never_a_cancellation() -> None:
+    """Stopping a worker that ran out of time also drops the charts queued behind it; each of
+    those gets a plain error (or its chart), never a CancelledError that would end the update."""
+    spec = ChartSpec("Pain", (datetime(2026, 3, 1),), (5,), (), datetime(2026, 2, 24),
+                     datetime(2026, 3, 2), None, "Where", ("Lower back",), (1,))  # fmt: skip
+    hasty = ChartWorker(timeout=0.05)
+    outcomes = await asyncio.gather(*(hasty.draw(spec) for _ in range(3)), return_exceptions=True)
+    hasty.close()
+    assert not [o for o in outcomes if isinstance(o, asyncio.CancelledError)], outcomes
+    assert all(isinstance(o, (TimeoutError, ChartUnavailable, bytes)) for o in outcomes), outcomes
