@@ -688,11 +688,13 @@ def render(results: dict[str, Any], command: str) -> str:
     lines = [
         "# Capacity benchmarks",
         "",
-        f"Run on {datetime.now(UTC).date()} with `{command}` ({platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} cores, shared machine: figures from "
-        "different runs are not comparable, figures in one table are). The Bot API stand-in "
-        "runs in its own process. Targets are issue 9's; nothing in the test suite asserts a "
-        "timing.",
+        f"Written on {datetime.now(UTC).date()} by `{command}` "
+        f"({platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} "
+        "cores, a shared machine). A part that command did not run keeps its figures from the "
+        "run before (all figures: benchmarks/capacity.json); figures in one table come from one "
+        "run and are comparable, figures from different runs are not. The Bot API stand-in runs "
+        "in its own process. Targets are issue 9's; nothing in the test suite asserts a timing. "
+        "How each part ran, and where the time goes: the last section.",
         "",
     ]
     taps = results.get("taps")
