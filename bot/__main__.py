@@ -62,9 +62,10 @@ def _run(settings: Settings) -> None:
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(_check_bot_api(settings, token))
-    upgrade(settings.database_url)
+    upgrade(settings.database_url)  # Alembic runs a loop of its own, and unsets ours after
+    asyncio.set_event_loop(loop)
     app = build_application(settings)
-    log.info("starting with long polling on the %s event loop", type(loop).__module__)
+    log.info("starting with long polling")
     app.run_polling(allowed_updates=Update.ALL_TYPES)  # on the loop set above; closes it
 
 

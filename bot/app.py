@@ -250,6 +250,7 @@ async def _housekeeping(context: Context) -> None:
 async def _post_init(app: BotApp) -> None:
     services: Services = app.bot_data["services"]
     catalog = services.catalog
+    log.info("running on the %s event loop", type(asyncio.get_running_loop()).__module__)
     # Build the free-text reader now (about a second), not on a patient's first message.
     await asyncio.to_thread(reader, "en")
     commands = [BotCommand(c, catalog.text(f"command.{c}")) for c in COMMANDS]

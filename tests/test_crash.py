@@ -111,7 +111,7 @@ async def test_acknowledged_answers_survive_sigkill(api: BotApiStandIn, tmp_path
     answers = await stored_answers(db_file)
     assert answers["pain"] == 7 and answers["where"] == ["lower"]  # both were acknowledged
     # The process ran as production does, on uvloop's event loop.
-    assert "on the uvloop event loop" in (tmp_path / "bot.log").read_text()
+    assert "running on the uvloop event loop" in (tmp_path / "bot.log").read_text()
 
     second = await start_bot(api, tmp_path, db_file)
     try:
