@@ -45,6 +45,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _driver_leaves_transactions_to_us(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def write_lock_at_begin(engine: AsyncEngine) -> None:
+    """Make every transaction of this SQLite engine take the write lock at BEGIN: one that
+    reads and then writes waits for another writer instead of failing. (Used alone, without the
+    pragmas, by the migrations: SQLite's table rebuilds need foreign keys off.)"""
+    event.listen(engine.sync_engine, "connect", _driver_leaves_transactions_to_us)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
+
+
 def _begin_immediate(connection: Any) -> None:
     # A transaction that reads and then writes (most here do) fails at once with "database is
     # locked" when another connection wrote in between. Taking the write lock at BEGIN makes it

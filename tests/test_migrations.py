@@ -4,6 +4,8 @@ stored data is carried over when the schema changes."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -99,3 +102,23 @@ async def test_stored_tiers_are_carried_over_to_the_new_scale_and_back(
     await asyncio.to_thread(upgrade, url)
     rows = await _sql(url, "SELECT id, tier FROM escalations ORDER BY id")
     assert [tuple(r) for r in rows] == [(1, "emergency"), (2, "soon"), (3, "emergency")]
+
+
+async def test_three_instances_starting_together_migrate_once(empty_database: str) -> None:
+    """Three `python -m bot migrate` at the same moment on an empty database: all succeed, and
+    the schema is at head once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env["DATABASE_URL"] = empty_database
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "migrate", env=env, cwd=Path(__file__).parents[1],
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]  # fmt: skip
+    outputs = [await asyncio.wait_for(p.communicate(), 120) for p in processes]
+    for process, (out, _) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, out.decode()[-3000:]
+    [(version,)] = await _sql(empty_database, "SELECT version_num FROM alembic_version")
+    head = ScriptDirectory.from_config(alembic_config(empty_database)).get_current_head()
+    assert version == head
