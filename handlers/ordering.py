@@ -6,6 +6,7 @@ person's own taps from overtaking each other and nobody waits behind someone els
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
@@ -24,20 +25,35 @@ def person_of(update: object) -> int | None:
     return None
 
 
+UNLIMITED = 2**31 - 1
+
+
 class PerPersonProcessor(BaseUpdateProcessor):
     """At most ``max_concurrent_updates`` updates at once, one at a time per person. A person's
-    lock exists only while they have an update waiting or running, so memory stays flat."""
+    update waits for their own previous one before it takes one of the shared slots, so one
+    person's backlog never holds the slots others need; beyond ``max_waiting`` updates waiting
+    for one person, the extra ones are dropped at once (a flood: the gate tells the person once).
+    A person's lock exists only while they have an update waiting or running, so memory stays
+    flat."""
 
     def __init__(
         self,
         max_concurrent_updates: int,
         around: Callable[[Update], AbstractAsyncContextManager[Any]] | None = None,
+        max_waiting: int = 20,
     ) -> None:
-        super().__init__(max_concurrent_updates)
+        # PTB's own semaphore is taken before any update waits for its person, so it is set
+        # out of reach; the shared slots are ours, taken once it is the update's turn.
+        super().__init__(UNLIMITED)
+        self.slots = max_concurrent_updates
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
         self.around = around
         """Wraps the handling of each update (the processed-updates record, bot.updates)."""
+        self.max_waiting = max_waiting
+        self.dropped = 0
+        """Updates dropped because their person already had ``max_waiting`` waiting."""
 
     def _around(self, update: object) -> AbstractAsyncContextManager[Any]:
         if self.around is not None and isinstance(update, Update):
@@ -47,14 +63,21 @@ class PerPersonProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = person_of(update)
         if key is None:
-            async with self._around(update):
+            async with self._slots, self._around(update):
                 await coroutine
             return
+        waiting = self._users.get(key, 0)
+        if waiting >= self.max_waiting:
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()  # never started: nothing to undo
+            self.dropped += 1
+            return
         lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
+        self._users[key] = waiting + 1
         try:
-            # asyncio locks are fair: first come, first served
-            async with lock, self._around(update):
+            # asyncio locks are fair: first come, first served. A shared slot is taken only
+            # once it is this update's turn.
+            async with lock, self._slots, self._around(update):
                 await coroutine
         finally:
             self._users[key] -= 1

@@ -100,3 +100,39 @@ async def test_many_people_checking_in_at_once_are_all_saved(bot: Harness) -> No
     async with bot.services.sessions() as session:
         statuses = (await session.scalars(select(CheckIn.status))).all()
     assert statuses == ["complete"] * len(people)
+
+
+async def test_one_persons_backlog_holds_no_slot_and_a_flood_beyond_it_is_dropped(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    """Two shared slots. Pat's first update hangs and 40 more of Pat's arrive: they wait for
+    Pat's turn without taking a slot, so Sam's update runs at once; beyond 20 waiting, Pat's
+    extra updates are dropped without running. Afterwards Pat's kept ones run, in order."""
+    processor = PerPersonProcessor(2, max_waiting=20)
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    async def hang() -> None:
+        await release.wait()
+        ran.append("pat 0")
+
+    async def note(name: str) -> None:
+        ran.append(name)
+
+    tasks = [
+        asyncio.create_task(processor.process_update(_update(bot, text_update(pat, "0")), hang()))
+    ]
+    await asyncio.sleep(0)
+    for i in range(1, 41):
+        update = _update(bot, text_update(pat, str(i)))
+        tasks.append(asyncio.create_task(processor.process_update(update, note(f"pat {i}"))))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(
+        processor.process_update(_update(bot, text_update(sam, "hi")), note("sam")), timeout=5
+    )
+    assert ran == ["sam"]  # Sam did not wait behind Pat's backlog
+    assert processor.dropped == 21  # 20 waiting at most (the running one among them)
+    release.set()
+    await asyncio.gather(*tasks)
+    assert ran == ["sam", "pat 0", *(f"pat {i}" for i in range(1, 20))]
+    assert processor.people_in_progress == 0
