@@ -136,3 +136,37 @@ class Harness:
     def recent(self, person: Person, count: int = 2) -> str:
         """The last ``count`` messages of the chat, as one text."""
         return "\n".join(m.text for m in self.api.chat(person.chat_id)[-count:])
+
+
+async def add_due_reminders(
+    session: Any,
+    ids: range,
+    due: datetime,
+    now: datetime,
+    *,
+    chat_of: Any = lambda i: 10_000 + i,
+    nudge_of: Any = lambda i: 0,
+) -> None:
+    """People ``ids`` (consented, in Berlin, chat ``chat_of(i)``) whose daily reminder fell due
+    at ``due``, with a nudge of ``nudge_of(i)`` minutes, written straight to the database."""
+    from sqlalchemy import insert
+
+    from db.models import ReminderRule, User
+
+    await session.execute(
+        insert(User),
+        [
+            {"id": i, "telegram_id": chat_of(i), "chat_id": chat_of(i), "language": "en",
+             "timezone": "Europe/Berlin", "created_at": now, "consent_at": now}
+            for i in ids
+        ],
+    )  # fmt: skip
+    await session.execute(
+        insert(ReminderRule),
+        [
+            {"user_id": i, "times": ["09:00"], "weekdays": 127, "timezone": "Europe/Berlin",
+             "active": True, "next_due_at": due, "fire_at": due, "nudge_minutes": nudge_of(i),
+             "updated_at": now}
+            for i in ids
+        ],
+    )  # fmt: skip

@@ -12,13 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, select
 
 from bot.app import build_application
 from bot.config import Settings
-from db.models import ReminderDelivery, ReminderRule, User
+from db.models import ReminderDelivery
 from tests.botapi import BotApiStandIn
-from tests.harness import Harness, ManualClock
+from tests.harness import Harness, ManualClock, add_due_reminders
 
 
 async def due_now(bot: Harness, first: int, count: int) -> None:
@@ -27,22 +27,9 @@ async def due_now(bot: Harness, first: int, count: int) -> None:
     now = bot.clock.now()
     due = now - timedelta(minutes=1)
     async with bot.services.sessions.begin() as session:
-        await session.execute(
-            insert(User),
-            [
-                {"id": i, "telegram_id": 50_000 + i, "chat_id": 50_000 + i, "language": "en",
-                 "timezone": "Europe/Berlin", "created_at": now, "consent_at": now}
-                for i in range(first, first + count)
-            ],
-        )  # fmt: skip
-        await session.execute(
-            insert(ReminderRule),
-            [
-                {"user_id": i, "times": ["09:00"], "weekdays": 127, "timezone": "Europe/Berlin",
-                 "active": True, "next_due_at": due, "fire_at": due,
-                 "nudge_minutes": 30 if i % 2 else 0, "updated_at": now}
-                for i in range(first, first + count)
-            ],
+        await add_due_reminders(
+            session, range(first, first + count), due, now,
+            chat_of=lambda i: 50_000 + i, nudge_of=lambda i: 30 if i % 2 else 0,
         )  # fmt: skip
 
 

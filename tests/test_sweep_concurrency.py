@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from db.models import ReminderDelivery, ReminderRule, User
+from db.models import ReminderDelivery, ReminderRule
 from db.session import create_engine, create_sessionmaker
 from tests.botapi import BotApiStandIn
 from tests.conftest import TOKEN
+from tests.harness import add_due_reminders
 
 ROOT = Path(__file__).parents[1]
 PEOPLE = 1200
@@ -31,39 +32,7 @@ async def test_two_sweepers_send_every_reminder_exactly_once(
     engine = create_engine(postgres_database)
     try:
         async with create_sessionmaker(engine).begin() as session:
-            await session.execute(
-                insert(User),
-                [
-                    {
-                        "id": i,
-                        "telegram_id": 10_000 + i,
-                        "chat_id": 10_000 + i,
-                        "language": "en",
-                        "timezone": "Europe/Berlin",
-                        "created_at": now,
-                        "consent_at": now,
-                    }
-                    for i in range(1, PEOPLE + 1)
-                ],
-            )
-            due = now - timedelta(minutes=5)
-            await session.execute(
-                insert(ReminderRule),
-                [
-                    {
-                        "user_id": i,
-                        "times": ["09:00"],
-                        "weekdays": 127,
-                        "timezone": "Europe/Berlin",
-                        "active": True,
-                        "next_due_at": due,
-                        "fire_at": due,
-                        "nudge_minutes": 0,
-                        "updated_at": now,
-                    }
-                    for i in range(1, PEOPLE + 1)
-                ],
-            )
+            await add_due_reminders(session, range(1, PEOPLE + 1), now - timedelta(minutes=5), now)
 
         env = {
             **os.environ,

@@ -14,12 +14,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from db.models import ReminderDelivery, ReminderRule, User
 from db.session import create_engine, create_sessionmaker
 from handlers.callback_data import ReminderTap, decode
 from tests.botapi import BotApiStandIn, Call
+from tests.harness import add_due_reminders
 from tests.test_crash import start_bot
 
 PEOPLE = 300
@@ -46,38 +47,8 @@ async def due_reminders(database_url: str, now: datetime) -> None:
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine).begin() as session:
-            await session.execute(
-                insert(User),
-                [
-                    {
-                        "id": i,
-                        "telegram_id": chat_of(i),
-                        "chat_id": chat_of(i),
-                        "language": "en",
-                        "timezone": "Europe/Berlin",
-                        "created_at": now,
-                        "consent_at": now,
-                    }
-                    for i in range(1, PEOPLE + 1)
-                ],
-            )
-            due = now - timedelta(minutes=5)
-            await session.execute(
-                insert(ReminderRule),
-                [
-                    {
-                        "user_id": i,
-                        "times": ["09:00"],
-                        "weekdays": 127,
-                        "timezone": "Europe/Berlin",
-                        "active": True,
-                        "next_due_at": due,
-                        "fire_at": due,
-                        "nudge_minutes": 0,
-                        "updated_at": now,
-                    }
-                    for i in range(1, PEOPLE + 1)
-                ],
+            await add_due_reminders(
+                session, range(1, PEOPLE + 1), now - timedelta(minutes=5), now, chat_of=chat_of
             )
     finally:
         await engine.dispose()
