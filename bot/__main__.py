@@ -49,31 +49,49 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _run(settings: Settings) -> None:
+def _run(settings: Settings, webhook: bool = False) -> None:
+    from urllib.parse import urlsplit
+
     from telegram import Update
 
     from bot.app import build_application
-    from db.migrate import upgrade
+    from bot.startup import prepare_database
 
     token = settings.token()  # fail before touching the database when it is missing
-    configure_logging(settings.log_level, token)
+    if webhook and not settings.webhook_url:
+        raise ConfigError(
+            "--webhook needs WEBHOOK_URL, the public https:// URL Telegram should call "
+            "(e.g. https://bot.example.org/telegram)."
+        )
+    configure_logging(settings.log_level, token, settings.log_format)
     # One event loop for the whole run: uvloop (a third of the CPU an update costs goes to the
     # event loop itself, docs/benchmarks.md), or asyncio's own where uvloop is not installed.
     loop = new_event_loop()
+    prepare_database(settings)  # Alembic runs a loop of its own, and unsets the current one
     asyncio.set_event_loop(loop)
     loop.run_until_complete(_check_bot_api(settings, token))
-    upgrade(settings.database_url)  # Alembic runs a loop of its own, and unsets ours after
-    asyncio.set_event_loop(loop)
-    app = build_application(settings)
-    log.info("starting with long polling")
-    app.run_polling(allowed_updates=Update.ALL_TYPES)  # on the loop set above; closes it
+    app = build_application(settings, serve_health=True)
+    if settings.webhook_url:
+        log.info("starting with a webhook on port %s", settings.webhook_port)
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        log.info("starting with long polling")
+        app.run_polling(allowed_updates=Update.ALL_TYPES)  # on the loop set above; closes it
+    log.info("stopped")
 
 
 def _migrate(settings: Settings) -> None:
-    from db.migrate import upgrade
+    from bot.startup import prepare_database
 
-    configure_logging(settings.log_level)
-    upgrade(settings.database_url)
+    configure_logging(settings.log_level, None, settings.log_format)
+    prepare_database(settings)
     log.info("database is up to date")
 
 
@@ -101,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         description="A Telegram bot that helps people with MS keep track of their back pain.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="apply migrations, then run the bot with long polling")
+    run = commands.add_parser(
+        "run",
+        help="apply migrations, then run the bot (long polling; a webhook if WEBHOOK_URL is set)",
+    )
+    run.add_argument(
+        "--webhook", action="store_true", help="run with a webhook (needs WEBHOOK_URL)"
+    )
     commands.add_parser("migrate", help="apply database migrations and exit")
     evaluation = commands.add_parser(
         "triage-eval",
@@ -118,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "run":
-            _run(settings)
+            _run(settings, webhook=args.webhook)
         else:
             _migrate(settings)
     except ConfigError as exc:

@@ -30,12 +30,15 @@ from bot.caregivers import CaregiverService
 from bot.chart import shared_worker
 from bot.checkin_service import CheckinService
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
 from bot.free_text import reader
+from bot.health import Health
 from bot.history import HistoryService
+from bot.metrics import Metrics
+from bot.periodic import PeriodicRuns, tick_seconds
 from bot.reminders import ReminderService
 from bot.services import Services
 from bot.sweep import Sweeper, SweepSettings
@@ -79,9 +82,15 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
     # recycled before servers or proxies drop idle ones instead.
     db_engine = create_engine(settings.database_url, hide_parameters=True, pool_recycle=600)
     sessions = create_sessionmaker(db_engine)
-    outbox = Outbox(sessions, clock, catalog.emergency_numbers)
+    metrics = Metrics()
+    outbox = Outbox(sessions, clock, catalog.emergency_numbers, metrics)
     checkins = CheckinService(
-        sessions, catalog, clock, outbox=outbox, timeout_minutes=settings.checkin_timeout_minutes
+        sessions,
+        catalog,
+        clock,
+        outbox=outbox,
+        timeout_minutes=settings.checkin_timeout_minutes,
+        metrics=metrics,
     )
     return Services(
         settings=settings,
@@ -109,6 +118,8 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         ),
         data=DataService(sessions, clock),
         charts=shared_worker(),
+        periodic=PeriodicRuns(sessions, clock),
+        metrics=metrics,
     )
 
 
@@ -119,10 +130,14 @@ def build_application(
     clock: Clock | None = None,
     catalog: Catalog | None = None,
     rate_limit: bool = True,
+    serve_health: bool = False,
 ) -> BotApp:
     """Everything wired in one place. ``request`` lets tests answer the Bot API in memory."""
     services = build_services(settings, clock or SystemClock(), catalog or default_catalog())
+    metrics = services.metrics
     processor = PerPersonProcessor(settings.concurrent_updates)
+    processor.observe = lambda update, seconds: metrics.update_handled(update_kind(update), seconds)
+    processor.on_drop = metrics.updates_dropped.inc
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         Application.builder()
         .token(settings.token())
@@ -140,12 +155,14 @@ def build_application(
         )
         builder = builder.rate_limiter(limiter)
     if request is not None:
+        if isinstance(request, AiohttpRequest) and request.on_error is None:
+            request.on_error = metrics.bot_api_error
         builder = builder.request(request).get_updates_request(request)
     else:
         # aiohttp: a fraction of httpx's CPU per Bot API call (benchmarks/transport.md).
-        builder = builder.request(AiohttpRequest()).get_updates_request(
-            AiohttpRequest(connection_pool_size=1)
-        )
+        builder = builder.request(
+            AiohttpRequest(on_error=metrics.bot_api_error)
+        ).get_updates_request(AiohttpRequest(connection_pool_size=1))
     app: BotApp = builder.build()
     # Each update's first transaction records it as processed (bot/updates.py).
     processor.around = lambda update: services.updates.processing(app.bot.id, update.update_id)
@@ -159,8 +176,16 @@ def build_application(
             grace=timedelta(minutes=settings.reminder_grace_minutes),
             max_attempts=settings.reminder_max_attempts,
         ),
+        metrics,
     )
     app.bot_data["services"] = services
+    if serve_health and settings.health_port:
+        app.bot_data["health"] = Health(
+            services.db_engine,
+            services.clock,
+            metrics,
+            max_sweep_lag=settings.ready_max_sweep_lag_seconds,
+        )
 
     private = filters.ChatType.PRIVATE
     app.add_handler(TypeHandler(Update, gate), group=-1)
@@ -196,10 +221,11 @@ def build_application(
             name="reminder-sweep",
             job_kwargs={"max_instances": 2, "coalesce": True},
         )
+        # Digests and housekeeping run once per interval across all instances (bot/periodic.py).
         app.job_queue.run_repeating(
-            caregivers.digests,
-            interval=settings.caregiver_digest_seconds,
-            first=settings.caregiver_digest_seconds,
+            shared("caregiver-digests", settings.caregiver_digest_seconds, caregivers.digests),
+            interval=tick_seconds(settings.caregiver_digest_seconds),
+            first=tick_seconds(settings.caregiver_digest_seconds),
             name="caregiver-digests",
         )
         app.job_queue.run_repeating(
@@ -210,12 +236,23 @@ def build_application(
             job_kwargs={"max_instances": 2, "coalesce": True},
         )
         app.job_queue.run_repeating(
-            _housekeeping,
-            interval=settings.housekeeping_interval_seconds,
-            first=settings.housekeeping_interval_seconds,
+            shared("housekeeping", settings.housekeeping_interval_seconds, _housekeeping),
+            interval=tick_seconds(settings.housekeeping_interval_seconds),
+            first=tick_seconds(settings.housekeeping_interval_seconds),
             name="housekeeping",
         )
     return app
+
+
+def update_kind(update: object) -> str:
+    """An update's kind as a metric label."""
+    if isinstance(update, Update):
+        if update.callback_query is not None:
+            return "callback_query"
+        if update.message is not None:
+            text = update.message.text or ""
+            return "command" if text.startswith("/") else "message"
+    return "other"
 
 
 def one_at_a_time(
@@ -234,6 +271,18 @@ def one_at_a_time(
     return run
 
 
+def shared(
+    name: str, interval: float, job: Callable[[Context], Coroutine[Any, Any, None]]
+) -> Callable[[Context], Coroutine[Any, Any, None]]:
+    """A repeating job run by whichever instance claims it once it is due (bot/periodic.py)."""
+    every = timedelta(seconds=interval)
+
+    async def run(context: Context) -> None:
+        await context.services.periodic.run(name, every, lambda: job(context))
+
+    return one_at_a_time(run)
+
+
 async def _sweep(context: Context) -> None:
     """Send every reminder that is due."""
     sweeper = context.services.sweeper
@@ -250,6 +299,17 @@ async def _housekeeping(context: Context) -> None:
 async def _post_init(app: BotApp) -> None:
     services: Services = app.bot_data["services"]
     catalog = services.catalog
+    health: Health | None = app.bot_data.get("health")
+    if health is not None:
+        settings = services.settings
+        try:
+            await health.start(settings.health_host, settings.health_port)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot listen on {settings.health_host}:{settings.health_port} for /healthz "
+                f"and /metrics ({exc.strerror or type(exc).__name__}). Set HEALTH_PORT to a free "
+                "port, or 0 to turn them off."
+            ) from None
     log.info("running on the %s event loop", type(asyncio.get_running_loop()).__module__)
     # Build the free-text reader now (about a second), not on a patient's first message.
     await asyncio.to_thread(reader, "en")
@@ -263,5 +323,8 @@ async def _post_init(app: BotApp) -> None:
 
 async def _post_shutdown(app: BotApp) -> None:
     services: Services = app.bot_data["services"]
+    health: Health | None = app.bot_data.get("health")
+    if health is not None:
+        await health.stop()
     services.charts.close()
     await services.db_engine.dispose()

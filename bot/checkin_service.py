@@ -29,6 +29,7 @@ from bot.checkin import (
 from bot.clock import Clock
 from bot.escalations import Advice, Outbox
 from bot.findings import Code
+from bot.metrics import Metrics
 from bot.snippets import choose
 from bot.triage import Facts, Tier
 from bot.users import profile_of
@@ -129,7 +130,9 @@ class CheckinService:
         *,
         outbox: Outbox,
         timeout_minutes: int,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.sessions = sessions
         self.catalog = catalog
         self.clock = clock
@@ -151,6 +154,12 @@ class CheckinService:
     async def start(self, telegram_id: int, reminder_delivery_id: int | None = None) -> Reply:
         """Start a check-in, or offer to resume the one in progress. ``reminder_delivery_id``
         links it to the reminder it was started from (the caller has checked the owner)."""
+        reply = await self._start(telegram_id, reminder_delivery_id)
+        if reply.status is Status.OK:  # committed: a new check-in
+            self.metrics.checkins_started.inc()
+        return reply
+
+    async def _start(self, telegram_id: int, reminder_delivery_id: int | None) -> Reply:
         async with self.sessions.begin() as session:
             user = await user_repo.by_telegram_id(session, telegram_id)
             if user is None or user.consent_at is None:
@@ -271,6 +280,13 @@ class CheckinService:
     # --- answering ------------------------------------------------------------------------------
 
     async def answer(self, telegram_id: int, checkin_id: int, step: str, option: str) -> Reply:
+        """Record one tap on a check-in question (see :meth:`_answer`)."""
+        reply = await self._answer(telegram_id, checkin_id, step, option)
+        if reply.summary is not None or reply.ended:  # committed: the check-in is complete
+            self.metrics.checkins_completed.inc()
+        return reply
+
+    async def _answer(self, telegram_id: int, checkin_id: int, step: str, option: str) -> Reply:
         """Apply one tap. Every check is made against the database, never the message."""
         async with self.sessions.begin() as session:
             found = await self._owned(session, checkin_id, telegram_id)

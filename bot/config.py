@@ -3,8 +3,14 @@ what to set."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,7 +25,9 @@ class ConfigError(RuntimeError):
 class Settings(BaseSettings):
     """Everything an operator can set. Only ``TELEGRAM_BOT_TOKEN`` is needed to run."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", validate_default=True
+    )
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -54,6 +62,20 @@ class Settings(BaseSettings):
     """How often missed-check-in alerts and weekly summaries are looked for."""
     telegram_max_messages_per_second: float = Field(default=30.0, ge=0)
     """Overall send rate (Telegram allows about 30/s); 0 turns python-telegram-bot's limiter off."""
+    log_format: Literal["text", "json"] = "text"
+    """``text``: one readable line per event; ``json``: one JSON object per line."""
+    webhook_url: str | None = None
+    """The public HTTPS URL Telegram sends updates to; set, the bot runs in webhook mode."""
+    webhook_listen: str = "0.0.0.0"  # noqa: S104 - a webhook server listens for the world
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret_token: SecretStr | None = None
+    """Checked on every webhook request. Unset, it is derived from the bot token, so that every
+    instance behind one URL uses the same one without being told."""
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=8080, ge=0, le=65535)
+    """/healthz, /readyz and /metrics; 0 turns them off."""
+    ready_max_sweep_lag_seconds: float = Field(default=600.0, gt=0)
+    """/readyz fails while the most overdue reminder is later than this."""
 
     @field_validator("log_level")
     @classmethod
@@ -71,9 +93,38 @@ class Settings(BaseSettings):
             rest = value.split("://", 1)[1]
             return f"postgresql+asyncpg://{rest}"
         if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
-            return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+            value = "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://...")
+        prefix = "sqlite+aiosqlite:///"
+        if value.startswith(prefix) and not value.startswith(prefix + "/"):
+            path, _, query = value.removeprefix(prefix).partition("?")
+            if path and path != ":memory:":
+                # A relative file is where the bot was started from: said once, absolutely, so
+                # that starting elsewhere never quietly begins an empty database.
+                absolute = str(Path(path).resolve())
+                value = prefix + absolute + (f"?{query}" if query else "")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _public_https(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                "must be the public https:// URL Telegram calls, e.g. https://bot.example.org/telegram"
+            )
+        return value
+
+    @field_validator("webhook_secret_token")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1 to 256 characters: letters, digits, _ and -")
         return value
 
     @field_validator("telegram_base_url", "telegram_base_file_url")
@@ -82,6 +133,20 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// and end before the token")
         return value
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file, if the database is SQLite (an absolute path)."""
+        if not self.database_url.startswith("sqlite+aiosqlite:///"):
+            return None
+        return Path(self.database_url.removeprefix("sqlite+aiosqlite:///").split("?", 1)[0])
+
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends with every webhook request."""
+        if self.webhook_secret_token is not None:
+            return self.webhook_secret_token.get_secret_value()
+        # Derived from the token: the same on every instance, and telling nothing of the token.
+        return hmac.new(self.token().encode(), b"webhook secret", hashlib.sha256).hexdigest()
 
     @property
     def checkin_timeout(self) -> timedelta:

@@ -20,6 +20,7 @@ from bot.caregivers import name_of
 from bot.clock import Clock
 from bot.emergency import country_of, emergency_number
 from bot.findings import Code
+from bot.metrics import Metrics
 from bot.triage import Assessment, Tier, codes_of
 from db.models import CaregiverAlert, CaregiverLink, Escalation, SharingSettings, User
 
@@ -86,8 +87,13 @@ def _backoff(attempts: int) -> timedelta:
 
 class Outbox:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, numbers: dict[str, str]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        numbers: dict[str, str],
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.sessions = sessions
         self.clock = clock
         self.numbers = numbers
@@ -141,6 +147,7 @@ class Outbox:
             )
         # Which rules fired is health data: the log says only that an escalation was recorded.
         log.info("escalation %s recorded", escalation.id)
+        self.metrics.escalations.labels(assessment.tier.label).inc()
         return _advice(escalation, user, self.numbers)
 
     # --- claiming ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from bot.config import Settings
 from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
+from bot.metrics import Metrics
+from bot.periodic import PeriodicRuns
 from bot.reminders import ReminderService
 from bot.sweep import Sweeper
 from bot.text_intake import TextIntake
@@ -41,6 +43,10 @@ class Services:
     data: DataService
     charts: ChartWorker
     """Draws history charts in a worker process (bot/chart.py)."""
+    periodic: PeriodicRuns
+    """Claims the jobs that run once per interval across instances (bot/periodic.py)."""
+    metrics: Metrics
+    """Prometheus metrics of this process (bot/metrics.py)."""
     sweeper: Sweeper | None = None
     """Set by the composition root once the bot exists (the sweep needs it to send)."""
 

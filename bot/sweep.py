@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.reminders import refire, reschedule
 from db.models import ReminderDelivery, ReminderRule, User
 from db.repo import reminders as repo
@@ -67,6 +68,20 @@ class SendResult:
     error: str | None = None
 
 
+_OUTCOME = {
+    Result.SENT: "sent",
+    Result.RETRY: "retried",
+    Result.BLOCKED: "failed",
+    Result.FAILED: "failed",
+}
+"""The metric outcome of each send result (bot/metrics.py)."""
+
+
+def lag_seconds(oldest_due: datetime | None, now: datetime) -> float:
+    """How overdue the most overdue reminder is (0 when none is)."""
+    return max(0.0, (now - oldest_due).total_seconds()) if oldest_due is not None else 0.0
+
+
 class ReminderSender(Protocol):
     """The port to the messenger (handlers/reminders.py implements it for Telegram)."""
 
@@ -106,6 +121,8 @@ class _Lookup:
         self._starts_known: set[int] = set()
         self.new: list[dict[str, object]] = []
         """Occurrences to record, as rows: written in one INSERT by the caller."""
+        self.skipped = 0
+        """Occurrences recorded as missed (past the grace period)."""
 
     def record(
         self, rule: ReminderRule, due_at: datetime, kind: Kind, status: str, now: datetime
@@ -164,7 +181,9 @@ class Sweeper:
         clock: Clock,
         sender: ReminderSender,
         settings: SweepSettings,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.sessions = sessions
         self.clock = clock
         self.sender = sender
@@ -173,6 +192,9 @@ class Sweeper:
     async def run_once(self) -> int:
         """Handle everything due now, batch by batch; returns how many rules were handled."""
         handled = 0
+        async with self.sessions.begin() as session:
+            oldest = await repo.oldest_due(session, self.clock.now())
+        self.metrics.sweep_lag.set(lag_seconds(oldest, self.clock.now()))
         while True:
             token = secrets.token_hex(8)
             now = self.clock.now()
@@ -219,6 +241,8 @@ class Sweeper:
             for outcome in outcomes
         ]
         await self._record(token, plans, results)
+        for outcome in results:
+            self.metrics.reminders.labels(_OUTCOME[outcome.result]).inc()
 
     async def _prepare(self, rule_ids: list[int], token: str) -> list[tuple[int, _Plan]]:
         """Decide what is due for each rule and record the occurrences before sending (their
@@ -249,6 +273,8 @@ class Sweeper:
             session.expunge_all()  # written below in bulk, not row by row by the unit of work
             recorded = await repo.insert_deliveries(session, lookup.new)
             await repo.write_rules(session, rules)
+        if lookup.skipped:
+            self.metrics.reminders.labels("skipped").inc(lookup.skipped)
         plans = []
         for rule, user, kind, due_at, known in chosen:
             delivery_id = known if known is not None else recorded[rule.id]
@@ -270,6 +296,7 @@ class Sweeper:
                     return Kind.REMINDER, due_at  # a retry in progress is finished
                 if retry is None:
                     lookup.record(rule, due_at, Kind.REMINDER, repo.MISSED, now)
+                    lookup.skipped += 1
                 log.info("reminder rule %s: occurrence past the grace period skipped", rule.id)
                 # Go on from the first occurrence that is not too old: it may be due now.
                 reschedule(rule, now - grace)

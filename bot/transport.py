@@ -20,6 +20,7 @@ import logging
 import mimetypes
 import os
 import ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,14 @@ import certifi
 from aiohttp.abc import AbstractStreamWriter
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput, UploadFileDict
-from telegram.error import NetworkError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
 
 log = logging.getLogger(__name__)
@@ -79,6 +87,7 @@ class AiohttpRequest(BaseRequest):
         "_timeouts",
         "_trust_env",
         "_write_timeout",
+        "on_error",
     )
 
     def __init__(
@@ -91,6 +100,7 @@ class AiohttpRequest(BaseRequest):
         media_write_timeout: float | None = 20.0,
         proxy: str | None = None,
         trust_env: bool = False,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         if connection_pool_size < 1:
             raise ValueError("connection_pool_size must be at least 1")
@@ -107,6 +117,8 @@ class AiohttpRequest(BaseRequest):
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self.on_error = on_error
+        """Told the kind of every failed call (error_kind): the Bot API error metric."""
 
     @property
     def read_timeout(self) -> float | None:
@@ -143,7 +155,31 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """See :meth:`BaseRequest.do_request`."""
+        """See :meth:`BaseRequest.do_request`; each failed call is counted by its kind."""
+        try:
+            status, payload = await self._send(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout,
+                pool_timeout,
+            )  # fmt: skip
+        except TelegramError as exc:
+            if self.on_error is not None:
+                self.on_error(error_kind(exc))
+            raise
+        if status >= 300 and self.on_error is not None:
+            self.on_error(status_kind(status))
+        return status, payload
+
+    async def _send(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """One call over the session (PTB maps the status to its errors)."""
         session, slots = self._session, self._slots
         if session is None or slots is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
@@ -244,6 +280,34 @@ class _TimedBody(aiohttp.Payload):
         for start in range(0, len(view), _WRITE_CHUNK):
             async with asyncio.timeout(self._write_timeout):
                 await writer.write(view[start : start + _WRITE_CHUNK])
+
+
+def status_kind(status: int) -> str:
+    """An HTTP error status as a metric label, as PTB maps it to its errors."""
+    if status == 429:
+        return "retry_after"
+    if status == 400:
+        return "bad_request"
+    if status == 403:
+        return "forbidden"
+    if status >= 500:
+        return "server"
+    return "other"
+
+
+def error_kind(exc: TelegramError) -> str:
+    """A Bot API failure as a metric label (never its message, which may quote a chat)."""
+    if isinstance(exc, RetryAfter):
+        return "retry_after"
+    if isinstance(exc, TimedOut):
+        return "timeout"
+    if isinstance(exc, BadRequest):
+        return "bad_request"
+    if isinstance(exc, Forbidden):
+        return "forbidden"
+    if isinstance(exc, NetworkError):
+        return "network"
+    return "other"
 
 
 def _multipart(fields: dict[str, str], files: UploadFileDict) -> tuple[bytes, str]:

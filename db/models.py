@@ -110,6 +110,17 @@ class ProcessedUpdate(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
 
+class PeriodicRun(Base):
+    """A periodic job shared by every instance (digests, housekeeping): whoever claims it when it
+    is due runs it; the lease lets another instance take over from one that died."""
+
+    __tablename__ = "periodic_runs"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_run_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+
+
 class CheckIn(Base):
     """One check-in. While open it holds its draft state; the answers table is the record."""
 

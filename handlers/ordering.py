@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
@@ -54,6 +55,10 @@ class PerPersonProcessor(BaseUpdateProcessor):
         self.max_waiting = max_waiting
         self.dropped = 0
         """Updates dropped because their person already had ``max_waiting`` waiting."""
+        self.on_drop: Callable[[], None] | None = None
+        self.observe: Callable[[object, float], None] | None = None
+        """Told each update and the seconds from its arrival to the end of its handling (or
+        its dropping): the metrics (bot/metrics.py)."""
 
     def _around(self, update: object) -> AbstractAsyncContextManager[Any]:
         if self.around is not None and isinstance(update, Update):
@@ -61,6 +66,14 @@ class PerPersonProcessor(BaseUpdateProcessor):
         return nullcontext()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        started = time.perf_counter()
+        try:
+            await self._process(update, coroutine)
+        finally:
+            if self.observe is not None:
+                self.observe(update, time.perf_counter() - started)
+
+    async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = person_of(update)
         if key is None:
             async with self._slots, self._around(update):
@@ -71,6 +84,8 @@ class PerPersonProcessor(BaseUpdateProcessor):
             if inspect.iscoroutine(coroutine):
                 coroutine.close()  # never started: nothing to undo
             self.dropped += 1
+            if self.on_drop is not None:
+                self.on_drop()
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = waiting + 1

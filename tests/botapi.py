@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.web_request import FileField
 
@@ -104,6 +105,8 @@ class BotApiStandIn:
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.webhook: dict[str, Any] | None = None
+        """What the bot registered with setWebhook (url, secret_token, allowed_updates)."""
 
     # --- server ---------------------------------------------------------------------------------
 
@@ -320,7 +323,30 @@ class BotApiStandIn:
                 await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = None
         return True
+
+    async def _m_setWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {k: params.get(k) for k in ("url", "secret_token", "allowed_updates")}
+        return True
+
+    async def deliver(
+        self, address: str, update: dict[str, Any], *, secret: str | None = None, bare: bool = False
+    ) -> int:
+        """POST an update to a webhook server at ``address`` (http://127.0.0.1:port/path) as
+        Telegram does, with the secret registered by setWebhook (or ``secret``, or none at all
+        if ``bare``); the HTTP status of the answer."""
+        headers = {"Content-Type": "application/json"}
+        registered = self.webhook.get("secret_token") if self.webhook else None
+        token = None if bare else (secret if secret is not None else registered)
+        if token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(token)
+        body = json.dumps(update)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(address, data=body, headers=headers) as response,
+        ):
+            return response.status
 
     # --- what tests use ---------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.models import CheckIn, ReminderDelivery, ReminderRule, User
 
@@ -45,6 +45,16 @@ async def claim(
         .execution_options(synchronize_session=False)
     )
     return list(result.scalars())
+
+
+async def oldest_due(session: AsyncSession | AsyncConnection, now: datetime) -> datetime | None:
+    """When the most overdue active rule fell due (its ``fire_at``), if any is due: the sweep's
+    lag, read from the index on (active, fire_at)."""
+    return await session.scalar(
+        select(func.min(ReminderRule.fire_at)).where(
+            ReminderRule.active.is_(True), ReminderRule.fire_at <= now
+        )
+    )
 
 
 async def leased(
