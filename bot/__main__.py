@@ -95,6 +95,23 @@ def _migrate(settings: Settings) -> None:
     log.info("database is up to date")
 
 
+def _healthcheck(settings: Settings) -> int:
+    """For container health checks: 0 if this machine's bot answers /healthz, else 1."""
+    import urllib.request
+
+    if not settings.health_port:
+        print("error: HEALTH_PORT is 0, so there is nothing to check", file=sys.stderr)
+        return 2
+    host = "127.0.0.1" if settings.health_host in ("0.0.0.0", "") else settings.health_host  # noqa: S104
+    url = f"http://{host}:{settings.health_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as response:
+            return 0 if response.status == 200 else 1
+    except OSError as exc:
+        print(f"unhealthy: {url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+
+
 DEFAULT_CORPUS = "tests/corpus/free_text_en.yaml"
 
 
@@ -127,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         "--webhook", action="store_true", help="run with a webhook (needs WEBHOOK_URL)"
     )
     commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser(
+        "demo", help="try the bot in this terminal: no token, no network, a temporary database"
+    )
+    commands.add_parser(
+        "healthcheck", help="exit 0 if the bot on this machine answers /healthz (for containers)"
+    )
     evaluation = commands.add_parser(
         "triage-eval",
         help="print sensitivity and false alarms of the free-text reader on a labelled corpus",
@@ -139,8 +162,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "triage-eval":
         return _triage_eval(args.corpus, args.verbose)
+    if args.command == "demo":
+        from bot import demo
+
+        configure_logging("WARNING")
+        return demo.main()
     try:
         settings = load_settings()
+        if args.command == "healthcheck":
+            return _healthcheck(settings)
         if args.command == "run":
             _run(settings, webhook=args.webhook)
         else:

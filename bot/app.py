@@ -40,6 +40,7 @@ from bot.history import HistoryService
 from bot.metrics import Metrics
 from bot.periodic import PeriodicRuns, tick_seconds
 from bot.reminders import ReminderService
+from bot.retention import DAILY, RetentionService
 from bot.services import Services
 from bot.sweep import Sweeper, SweepSettings
 from bot.text_intake import TextIntake
@@ -48,7 +49,7 @@ from bot.updates import UpdateLog
 from bot.users import UserService
 from content.loader import Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
-from handlers import caregivers, checkin, data, escalations, onboarding
+from handlers import caregivers, checkin, data, escalations, onboarding, privacy
 from handlers import history as history_handlers
 from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
@@ -72,6 +73,7 @@ COMMANDS = (
     "patients",
     "export",
     "delete",
+    "privacy",
     "timezone",
     "help",
 )
@@ -83,6 +85,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
     db_engine = create_engine(settings.database_url, hide_parameters=True, pool_recycle=600)
     sessions = create_sessionmaker(db_engine)
     metrics = Metrics()
+    charts = shared_worker()
     outbox = Outbox(sessions, clock, catalog.emergency_numbers, metrics)
     checkins = CheckinService(
         sessions,
@@ -116,9 +119,10 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
             HistoryService(sessions, clock),
             invite_hours=settings.caregiver_invite_hours,
         ),
-        data=DataService(sessions, clock),
-        charts=shared_worker(),
+        data=DataService(sessions, clock, catalog, checkins.engine, charts),
+        charts=charts,
         periodic=PeriodicRuns(sessions, clock),
+        retention=RetentionService(sessions, clock),
         metrics=metrics,
     )
 
@@ -201,6 +205,7 @@ def build_application(
     app.add_handler(CommandHandler("patients", caregivers.patients_command, filters=private))
     app.add_handler(CommandHandler("export", data.export_command, filters=private))
     app.add_handler(CommandHandler("delete", data.delete_command, filters=private))
+    app.add_handler(CommandHandler("privacy", privacy.privacy_command, filters=private))
     app.add_handler(CallbackQueryHandler(on_button))
     # New messages only: an edited message was read when it was first sent.
     new = filters.UpdateType.MESSAGE
@@ -240,6 +245,12 @@ def build_application(
             interval=tick_seconds(settings.housekeeping_interval_seconds),
             first=tick_seconds(settings.housekeeping_interval_seconds),
             name="housekeeping",
+        )
+        app.job_queue.run_repeating(
+            shared("retention", DAILY, _retention),
+            interval=tick_seconds(DAILY),
+            first=tick_seconds(DAILY),
+            name="retention",
         )
     return app
 
@@ -294,6 +305,11 @@ async def _housekeeping(context: Context) -> None:
     """Close check-ins left unfinished past the time limit; forget old update ids."""
     await context.services.checkins.close_stale()
     await context.services.updates.prune()
+
+
+async def _retention(context: Context) -> None:
+    """Delete check-ins older than each person chose to keep them (once a day)."""
+    await context.services.retention.apply()
 
 
 async def _post_init(app: BotApp) -> None:

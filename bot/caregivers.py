@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import awaiting as expect
@@ -70,6 +70,22 @@ class Accepted:
     patient_language: str
     patient_name: str
     caregiver_name: str
+    again: bool = False
+    """A repeated tap on an Accept already done: the same answer, and nobody is told twice."""
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A link ended by one side: who to tell, and whether this call ended it (a repeated tap
+    finds it ended already and tells nobody again)."""
+
+    name: str
+    """The other person's name, as this side knows them."""
+    tell_chat_id: int | None
+    tell_language: str
+    teller_name: str
+    """The name of the one who ended it, for the other side's message."""
+    now_ended: bool
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,8 @@ class Sharing:
     amber_alerts: bool
     missed_days: int
     weekly_summary: bool
+    files: bool = False
+    """Caregivers may download the patient's check-ins."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +127,11 @@ class Overview:
 class Followed:
     patient_id: int
     name: str
+    link_id: int = 0
+    nonce: str = ""
+    """Of the link as it is now: a Stop button from before a new link does nothing."""
+    files: bool = False
+    """The patient lets caregivers download their check-ins."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,9 @@ class Recipient:
     link_id: int
     chat_id: int
     language: str
+    follows_me: bool = True
+    """For :meth:`CaregiverService.links_to_tell`: True if this is a caregiver of the person,
+    False if the person is their caregiver."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +154,11 @@ class HistoryView:
 
 def _sharing(settings: SharingSettings) -> Sharing:
     return Sharing(
-        settings.red_alerts, settings.amber_alerts, settings.missed_days, settings.weekly_summary
+        settings.red_alerts,
+        settings.amber_alerts,
+        settings.missed_days,
+        settings.weekly_summary,
+        bool(settings.caregiver_files),
     )
 
 
@@ -221,6 +251,10 @@ class CaregiverService:
         now = self.clock.now()
         async with self.sessions.begin() as session:
             caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
+            if caregiver is not None:
+                again = await self._accepted_before(session, caregiver, invite_id)
+                if again is not None:
+                    return again
             if caregiver is None or Awaiting.decode(caregiver.awaiting) != expect.invite(invite_id):
                 return InviteProblem.UNKNOWN
             caregiver.awaiting = None
@@ -242,6 +276,21 @@ class CaregiverService:
             await repo.settings_of(session, patient_id)
             log.info("caregiver link created")
             return Accepted(patient.chat_id, patient.language, name_of(patient), name_of(caregiver))
+
+    async def _accepted_before(
+        self, session: AsyncSession, caregiver: User, invite_id: int
+    ) -> Accepted | None:
+        """This invite was accepted by this very person and the link stands: a repeated tap."""
+        invite = await session.get(CaregiverInvite, invite_id)
+        if invite is None or invite.used_by != caregiver.id:
+            return None
+        link = await repo.active_link(session, invite.patient_id, caregiver.id)
+        patient = await session.get(User, invite.patient_id)
+        if link is None or patient is None:
+            return None
+        return Accepted(
+            patient.chat_id, patient.language, name_of(patient), name_of(caregiver), again=True
+        )
 
     async def decline(self, caregiver_tg: int) -> None:
         async with self.sessions.begin() as session:
@@ -272,10 +321,10 @@ class CaregiverService:
                 patient.language, patient.timezone or "UTC", followers, _sharing(settings), seen
             )
 
-    async def remove(self, patient_tg: int, link_id: int, nonce: str = "") -> str | None:
-        """Remove a caregiver at once; returns their name, or None if not this patient's, or
-        :data:`STALE` if the button was drawn for an earlier link of the same two people (the
-        caregiver was removed and invited again since): then nothing changes."""
+    async def remove(self, patient_tg: int, link_id: int, nonce: str = "") -> Ended | str | None:
+        """Remove a caregiver at once: who they are and how to tell them; None if not this
+        patient's link, or :data:`STALE` if the button was drawn for an earlier link of the same
+        two people (the caregiver was removed and invited again since): then nothing changes."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
             patient = await user_repo.by_telegram_id(session, patient_tg)
@@ -284,11 +333,72 @@ class CaregiverService:
                 return None
             if nonce != link_nonce(link.created_at):
                 return STALE
-            if link.revoked_at is None:
+            now_ended = link.revoked_at is None
+            if now_ended:
                 link.revoked_at = now
+                log.info("caregiver link %s removed", link_id)
             caregiver = await session.get(User, link.caregiver_id)
-            log.info("caregiver link %s removed", link_id)
-            return name_of(caregiver) if caregiver else ""
+            return Ended(
+                name_of(caregiver) if caregiver else "",
+                caregiver.chat_id if caregiver else None,
+                caregiver.language if caregiver else "en",
+                name_of(patient),
+                now_ended,
+            )
+
+    async def stop_following(
+        self, caregiver_tg: int, link_id: int, nonce: str = ""
+    ) -> Ended | str | None:
+        """The caregiver's own way out: the link ends at once and no alert follows. As
+        :meth:`remove`, from the other side."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
+            link = await session.get(CaregiverLink, link_id)
+            if caregiver is None or link is None or link.caregiver_id != caregiver.id:
+                return None
+            if nonce != link_nonce(link.created_at):
+                return STALE
+            now_ended = link.revoked_at is None
+            if now_ended:
+                link.revoked_at = now
+                log.info("caregiver link %s ended by the caregiver", link_id)
+            patient = await session.get(User, link.patient_id)
+            return Ended(
+                name_of(patient) if patient else "",
+                patient.chat_id if patient else None,
+                patient.language if patient else "en",
+                name_of(caregiver),
+                now_ended,
+            )
+
+    async def links_to_tell(self, telegram_id: int) -> tuple[str, list[Recipient]]:
+        """Before a person deletes their data: their name, and everyone on the other side of an
+        active link (the caregivers who follow them, the patients they follow), to be told."""
+        async with self.sessions.begin() as session:
+            person = await user_repo.by_telegram_id(session, telegram_id)
+            if person is None:
+                return "", []
+            found = await session.execute(
+                select(CaregiverLink, User)
+                .join(
+                    User,
+                    User.id
+                    == case(
+                        (CaregiverLink.patient_id == person.id, CaregiverLink.caregiver_id),
+                        else_=CaregiverLink.patient_id,
+                    ),
+                )
+                .where(
+                    CaregiverLink.revoked_at.is_(None),
+                    (CaregiverLink.patient_id == person.id)
+                    | (CaregiverLink.caregiver_id == person.id),
+                )
+            )
+            return name_of(person), [
+                Recipient(link.id, other.chat_id, other.language, link.patient_id == person.id)
+                for link, other in found.all()
+            ]
 
     async def change_sharing(self, patient_tg: int, what: str, value: int | None = None) -> bool:
         """Set one sharing choice: red, amber, week to ``value`` 1 (on) or 0 (off), miss to a
@@ -299,13 +409,15 @@ class CaregiverService:
             if patient is None or patient.consent_at is None:
                 return False
             settings = await repo.settings_of(session, patient.id)
-            if what in ("red", "amber", "week") and value not in (None, 0, 1):
+            if what in ("red", "amber", "week", "files") and value not in (None, 0, 1):
                 return False
             on = None if value is None else bool(value)
             if what == "red":
                 settings.red_alerts = (not settings.red_alerts) if on is None else on
             elif what == "amber":
                 settings.amber_alerts = (not settings.amber_alerts) if on is None else on
+            elif what == "files":
+                settings.caregiver_files = (not settings.caregiver_files) if on is None else on
             elif what == "week":
                 before = settings.weekly_summary
                 settings.weekly_summary = (not before) if on is None else on
@@ -335,10 +447,13 @@ class CaregiverService:
             caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
             if caregiver is None:
                 return []
-            return [
-                Followed(user.id, name_of(user))
-                for _, user in await repo.patients_of(session, caregiver.id)
-            ]
+            followed = []
+            for link, user in await repo.patients_of(session, caregiver.id):
+                sharing = await session.get(SharingSettings, user.id)
+                files = bool(sharing and sharing.caregiver_files)
+                nonce = link_nonce(link.created_at)
+                followed.append(Followed(user.id, name_of(user), link.id, nonce, files))
+            return followed
 
     async def open_history(
         self, viewer_tg: int, patient_id: int | None, days: int

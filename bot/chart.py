@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 class ChartUnavailable(RuntimeError):
@@ -112,12 +114,17 @@ class ChartWorker:
     async def draw(self, spec: ChartSpec) -> bytes:
         """The chart as PNG bytes. A worker that died is started again once; one that takes
         longer than the timeout is killed (TimeoutError): nobody waits for a chart forever."""
+        return await self.run(render, spec)
+
+    async def run(self, work: Callable[[Any], bytes], spec: Any) -> bytes:
+        """``work(spec)`` in the worker process (a module-level function and plain data, both
+        picklable): a chart, or a document with a chart in it (bot/export_pdf.py)."""
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             pool = self._pool or self._start()
             try:
                 async with asyncio.timeout(self._timeout):
-                    png = await loop.run_in_executor(pool, render, spec)
+                    png = await loop.run_in_executor(pool, work, spec)
             except TimeoutError:
                 self._discard(pool)
                 raise

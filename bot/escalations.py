@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,6 +64,11 @@ class AlertJob:
     chat_id: int
     language: str
     advice: Advice
+    at: datetime
+    """When the warning sign was reported: in the caregiver's time zone, or in the patient's if
+    the caregiver never gave one (``own_zone`` False)."""
+    patient_id: int
+    own_zone: bool = True
 
 
 def _advice(escalation: Escalation, user: User, numbers: dict[str, str]) -> Advice:
@@ -280,6 +286,11 @@ class Outbox:
                         caregiver.chat_id,
                         caregiver.language,
                         _advice(escalation, patient, self.numbers),
+                        escalation.created_at.astimezone(
+                            ZoneInfo(caregiver.timezone or patient.timezone or "UTC")
+                        ),
+                        patient.id,
+                        own_zone=caregiver.timezone is not None,
                     )
                 )
             return jobs

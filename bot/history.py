@@ -89,6 +89,11 @@ def in_period(period: Period) -> list[Entry]:
     return [e for e in period.entries if e.at.date() >= period.start]
 
 
+def has_finished(period: Period) -> bool:
+    """Whether the period holds a finished check-in (else there is no chart to draw)."""
+    return any(e.complete for e in in_period(period))
+
+
 def trend(period: Period) -> tuple[float | None, float | None]:
     """Average pain over the last 7 days and over the 7 days before them."""
     this_start = period.now.date() - timedelta(days=6)
@@ -121,10 +126,14 @@ def day_lines(catalog: Catalog, engine: Engine, period: Period) -> list[str]:
         by_day.setdefault(entry.at.date(), []).append(entry)
     lines = []
     for day, entries in sorted(by_day.items()):
-        pains = [e.pain for e in entries]
-        pain = catalog.text("history.pain", lang, pain=max(pains))
-        if len(pains) > 1:
-            pain = catalog.text("history.pain_range", lang, low=min(pains), high=max(pains))
+        # Figures from finished check-ins only, as the averages are; an unfinished one is shown
+        # only because it led to advice, and is said to be unfinished.
+        pains = [e.pain for e in entries if e.complete]
+        shown = pains or [max(e.pain for e in entries)]
+        if len(shown) > 1:
+            pain = catalog.text("history.pain_range", lang, low=min(shown), high=max(shown))
+        else:
+            pain = catalog.text("history.pain", lang, pain=shown[0])
         parts = [f"{_day_name(catalog, lang, day)}: {pain}"]
         where = frozenset().union(*(e.where for e in entries))
         symptoms = frozenset().union(*(e.symptoms for e in entries))
@@ -132,8 +141,10 @@ def day_lines(catalog: Catalog, engine: Engine, period: Period) -> list[str]:
             parts.append(_labels(catalog, engine, lang, Step.WHERE, where))
         if symptoms:
             parts.append(_labels(catalog, engine, lang, Step.SYMPTOMS, symptoms))
-        if not all(e.complete for e in entries):
+        if not pains:
             parts.append(catalog.text("history.unfinished", lang))
+        elif not all(e.complete for e in entries):
+            parts.append(catalog.text("history.also_unfinished", lang))
         flags = _flags(frozenset().union(*(e.tiers for e in entries)))
         lines.append(" · ".join(parts) + (f" {flags}" if flags else ""))
     return lines
@@ -148,15 +159,19 @@ def week_lines(catalog: Catalog, period: Period) -> list[str]:
         weeks.setdefault(monday, []).append(entry)
     lines = []
     for monday, entries in sorted(weeks.items()):
-        pains = [e.pain for e in entries]
-        line = catalog.text(
-            "history.week",
-            lang,
-            week=_day_name(catalog, lang, monday),
-            count=len(entries),
-            average=f"{fmean(pains):.1f}",
-            high=max(pains),
-        )
+        pains = [e.pain for e in entries if e.complete]
+        week = _day_name(catalog, lang, monday)
+        if pains:
+            line = catalog.text(
+                "history.week",
+                lang,
+                week=week,
+                count=len(pains),
+                average=f"{fmean(pains):.1f}",
+                high=max(pains),
+            )
+        else:
+            line = catalog.text("history.week_none", lang, week=week)
         flags = _flags(frozenset().union(*(e.tiers for e in entries)))
         lines.append(line + (f" {flags}" if flags else ""))
     return lines
@@ -182,7 +197,12 @@ def text_messages(
         header.append(catalog.text("history.trend_this", lang, this=f"{this:.1f}"))
     lines = day_lines(catalog, engine, period)
     if not lines:
-        return ["\n".join([*header, "", catalog.text("history.empty", lang)])]
+        empty = (
+            catalog.text("history.empty_of", lang, name=who)
+            if who
+            else catalog.text("history.empty", lang)
+        )
+        return ["\n".join([*header, "", empty])]
     if sum(len(line) + 1 for line in lines) > DAILY_TEXT_BUDGET:
         lines = [catalog.text("history.by_week", lang), *week_lines(catalog, period)]
     return pack([*header, "", *lines])
@@ -205,16 +225,19 @@ def pack(lines: Sequence[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     return messages
 
 
-def chart_spec(catalog: Catalog, engine: Engine, period: Period) -> ChartSpec:
+def chart_spec(
+    catalog: Catalog, engine: Engine, period: Period, who: str | None = None
+) -> ChartSpec:
     """What the chart shows for this period, in the person's language (drawn by
     ``bot.chart.ChartWorker``): the pain line with red and amber advice marked, and how often
     each place was reported."""
     lang = period.language
-    entries = in_period(period)
+    shown = in_period(period)
+    entries = [e for e in shown if e.complete]
     marked = []
     for tier, colour, key in (("red", "#cc0000", "history.legend_red"),
                               ("amber", "#f57900", "history.legend_amber")):  # fmt: skip
-        hits = [e for e in entries if tier in e.tiers]
+        hits = [e for e in shown if tier in e.tiers]
         if hits:
             marked.append(
                 Marked(
@@ -227,7 +250,11 @@ def chart_spec(catalog: Catalog, engine: Engine, period: Period) -> ChartSpec:
     counts = location_counts(entries)
     places = [o for o in engine.options(Step.WHERE) if o not in SPREAD]
     return ChartSpec(
-        pain_title=catalog.text("history.chart_pain", lang, days=period.days),
+        pain_title=(
+            catalog.text("history.chart_pain_of", lang, days=period.days, name=who)
+            if who
+            else catalog.text("history.chart_pain", lang, days=period.days)
+        ),
         times=tuple(e.at.replace(tzinfo=None) for e in entries),
         pains=tuple(e.pain for e in entries),
         marked=tuple(marked),

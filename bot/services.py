@@ -18,6 +18,7 @@ from bot.flood import FloodGuard
 from bot.metrics import Metrics
 from bot.periodic import PeriodicRuns
 from bot.reminders import ReminderService
+from bot.retention import RetentionService
 from bot.sweep import Sweeper
 from bot.text_intake import TextIntake
 from bot.updates import UpdateLog
@@ -47,6 +48,8 @@ class Services:
     """Claims the jobs that run once per interval across instances (bot/periodic.py)."""
     metrics: Metrics
     """Prometheus metrics of this process (bot/metrics.py)."""
+    retention: RetentionService
+    """How long each person's check-ins are kept, and the daily deletion (bot/retention.py)."""
     sweeper: Sweeper | None = None
     """Set by the composition root once the bot exists (the sweep needs it to send)."""
 

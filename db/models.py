@@ -98,6 +98,8 @@ class User(Base):
     """When the profile questions were last answered."""
     confirm_nonce: Mapped[str | None] = mapped_column(String(16))
     """The nonce of the consent or delete question shown last: only its buttons act."""
+    keep_days: Mapped[int | None] = mapped_column(Integer)
+    """How long check-ins and what hangs on them are kept: 90 or 365 days, None for ever."""
 
 
 class ProcessedUpdate(Base):
@@ -330,6 +332,8 @@ class SharingSettings(Base):
     missed_days: Mapped[int] = mapped_column(SmallInteger, default=0)
     """Alert caregivers after this many days without a check-in; 0 is off."""
     weekly_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+    caregiver_files: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Caregivers may download the patient's check-ins (/export's files) from /patients."""
     missed_alert_at: Mapped[datetime | None]
     summary_at: Mapped[datetime | None]
 

@@ -7,10 +7,15 @@
     tz:<zone>|tz:?                a time zone from the short list, or "type it"
     m:<delivery>:go|s30|s60|s120|skip   a button on a reminder
     s:<action>[:<arg>]            a settings button (times, days, pause, nudge, ...)
-    g:<action>[:<id>[:<nonce>]]   a caregivers button (invite, remove, sharing, accept, decline);
-                                  Remove carries the link as it was when drawn
+    g:<action>[:<id>[:<nonce>]]   a caregivers button (invite, remove, sharing, accept, decline;
+                                  for caregivers: stop following, confirmed, the list again, and
+                                  a patient's files);
+                                  Remove and Stop carry the link as it was when drawn
     h:<patient>:7|30|90           a history period (access is checked again on every tap)
     x:del|keep                    the answer to "delete everything?"
+    e:<fmt>[:<period>]            an export: csv|pdf|fhir, then 30|90|all|allx (allx: everything,
+                                  unfinished check-ins too)
+    e:<fmt>:<period>|p:<patient>  a caregiver's download of a patient they follow (p: not chosen)
     f:<codes>:y|n[:<checkin>]     "is this new?" about warning signs typed in words
     p:<field>:y|n|u               a profile answer (immune, bone, cancer): sets, never flips
 
@@ -33,13 +38,17 @@ _RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
 _NOTE = re.compile(rf"^n:{_ID}:(add|x)$")
 _REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
 _SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,8}))?$")
-_CARE_SET = re.compile(r"^g:(red|amber|week|miss):([0-9]{1,2})$")
-_CARE = re.compile(rf"^g:(inv|rm|red|amber|miss|week|acc|dec)(?::{_ID}(?::([0-9a-f]{{8}}))?)?$")
+_CARE_SET = re.compile(r"^g:(red|amber|week|miss|files):([0-9]{1,2})$")
+_CARE = re.compile(
+    rf"^g:(inv|rm|red|amber|miss|week|acc|dec|stop|stopy|pat|dl)"
+    rf"(?::{_ID}(?::([0-9a-f]{{8}}))?)?$"
+)
 _HISTORY = re.compile(rf"^h:{_ID}:(7|30|90)$")
 _FINDING = re.compile(rf"^f:([a-z]{{2}}(?:\.[a-z]{{2}}){{0,10}}):(y|n)(?::{_ID})?$")
 _DATA = re.compile(r"^x:(del|keep)(?::([0-9a-f]{8}))?$")
 _CONSENT = re.compile(r"^o:(yes|no)(?::([0-9a-f]{8}))?$")
 _PROFILE = re.compile(r"^p:(imm|bone|cancer):(y|n|u)$")
+_EXPORT = re.compile(rf"^e:(csv|pdf|fhir)(?::(30|90|all|allx|p)(?::{_ID})?)?$")
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,16 @@ class DataTap:
 
 
 @dataclass(frozen=True)
+class ExportTap:
+    fmt: str
+    """csv, pdf or fhir."""
+    period: str | None = None
+    """None: not chosen yet; 30, 90, all, or allx (everything, unfinished check-ins too)."""
+    patient_id: int | None = None
+    """A caregiver's download of someone they follow (checked again: link and sharing)."""
+
+
+@dataclass(frozen=True)
 class HistoryTap:
     patient_id: int
     days: int
@@ -135,6 +154,7 @@ Tap = (
     | CareTap
     | HistoryTap
     | DataTap
+    | ExportTap
     | FindingTap
     | ProfileTap
 )
@@ -163,6 +183,11 @@ def encode(tap: Tap) -> str:
             data = f"h:{patient_id}:{days}"
         case DataTap(delete, nonce):
             data = f"x:{'del' if delete else 'keep'}" + (f":{nonce}" if nonce else "")
+        case ExportTap(fmt, period, patient_id):
+            if patient_id is not None:
+                data = f"e:{fmt}:{period or 'p'}:{patient_id}"
+            else:
+                data = f"e:{fmt}" + (f":{period}" if period else "")
         case FindingTap(codes, is_new, checkin_id):
             data = f"f:{codes}:{'y' if is_new else 'n'}" + (
                 f":{checkin_id}" if checkin_id is not None else ""
@@ -198,6 +223,9 @@ def decode(data: str | None) -> Tap | None:
         return FindingTap(m.group(1), m.group(2) == "y", int(m.group(3)) if m.group(3) else None)
     if m := _PROFILE.match(data):
         return ProfileTap(m.group(1), m.group(2))
+    if m := _EXPORT.match(data):
+        period = None if m.group(2) in (None, "p") else m.group(2)
+        return ExportTap(m.group(1), period, int(m.group(3)) if m.group(3) else None)
     if m := _DATA.match(data):
         return DataTap(m.group(1) == "del", m.group(2) or "")
     if m := _CONSENT.match(data):

@@ -6,12 +6,22 @@ import logging
 
 from telegram import Update
 
-from handlers import caregivers, checkin, data, history, onboarding, reminders, settings
+from handlers import (
+    caregivers,
+    checkin,
+    data,
+    history,
+    onboarding,
+    privacy,
+    reminders,
+    settings,
+)
 from handlers.callback_data import (
     CareTap,
     CheckinTap,
     ConsentTap,
     DataTap,
+    ExportTap,
     FindingTap,
     HistoryTap,
     NoteTap,
@@ -45,6 +55,8 @@ async def on_button(update: Update, context: Context) -> None:
             await onboarding.zone(update, context, tap)
         case ReminderTap() as tap:
             await reminders.tap(update, context, tap)
+        case SettingsTap(action="keep") as tap:
+            await privacy.tap(update, context, tap)
         case SettingsTap() as tap:
             await settings.tap(update, context, tap)
         case CareTap() as tap:
@@ -53,6 +65,8 @@ async def on_button(update: Update, context: Context) -> None:
             await history.tap(update, context, tap)
         case DataTap() as tap:
             await data.tap(update, context, tap)
+        case ExportTap() as tap:
+            await data.export_tap(update, context, tap)
         case FindingTap() as tap:
             await checkin.finding(update, context, tap)
         case ProfileTap() as tap:

@@ -11,8 +11,8 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.caregivers import (
     MISSED_DAY_CHOICES,
-    STALE,
     Accepted,
+    Ended,
     InviteProblem,
     Overview,
     Recipient,
@@ -24,6 +24,7 @@ from handlers import views
 from handlers.callback_data import CareTap, HistoryTap, encode
 from handlers.common import edit, message_of, who
 from handlers.context import Context
+from handlers.data import export_formats
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ def overview_screen(catalog: Catalog, overview: Overview) -> tuple[str, InlineKe
     if overview.seen:
         lines += ["", t("cg.seen_title", lang)]
         for seen in overview.seen:
-            key = "cg.seen_summary" if seen.kind == "summary" else "cg.seen_history"
+            key = {"summary": "cg.seen_summary", "export": "cg.seen_export"}.get(
+                seen.kind, "cg.seen_history"
+            )
             when = views.when(catalog, lang, seen.at.astimezone(zone))
             lines.append(t(key, lang, name=seen.name, when=when))
     state = {True: t("cg.on", lang), False: t("cg.off", lang)}
@@ -74,6 +77,8 @@ def overview_screen(catalog: Catalog, overview: Overview) -> tuple[str, InlineKe
         [_b(missed, "miss", next_days)],
         [_b(t("cg.btn_week", lang, state=state[sharing.weekly_summary]), "week",
             int(not sharing.weekly_summary))],
+        [_b(t("cg.btn_files", lang, state=state[sharing.files]), "files",
+            int(not sharing.files))],
     ]  # fmt: skip
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
@@ -131,9 +136,18 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
         await query.answer()
         if isinstance(outcome, Accepted):
             await edit(query, catalog.text("cg.accepted", lang, name=outcome.patient_name))
-            await _notify(context, outcome)
+            if not outcome.again:
+                await _notify(context, outcome)
         else:
             await edit(query, catalog.text(f"cg.invite_{outcome.value}", lang))
+        return
+    if data.action in ("stop", "stopy", "pat"):
+        await _following(update, context, data)
+        return
+    if data.action == "dl" and data.target is not None:
+        await query.answer()
+        await edit(query, catalog.text("export.choose_format", lang),
+                   export_formats(catalog, lang, data.target))  # fmt: skip
         return
     if data.action == "dec":
         await care.decline(user_id)
@@ -158,16 +172,18 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
         )  # fmt: skip
         return
     if data.action == "rm" and data.target is not None:
-        name = await care.remove(user_id, data.target, data.nonce)
-        if name is None:
+        ended = await care.remove(user_id, data.target, data.nonce)
+        if ended is None:
             await query.answer(catalog.text("history.denied", lang))
             return
-        if name == STALE:
+        if isinstance(ended, str):
             # Drawn for a link that has been re-made since: nothing is removed.
             await query.answer(catalog.text("cg.stale_remove", lang), show_alert=True)
         else:
-            await query.answer(catalog.text("cg.removed", lang, name=name))
-    elif data.action in ("red", "amber", "miss", "week"):
+            await query.answer(catalog.text("cg.removed", lang, name=ended.name))
+            if ended.now_ended:
+                await _tell(context, ended, "cg.you_were_removed")
+    elif data.action in ("red", "amber", "miss", "week", "files"):
         await care.change_sharing(user_id, data.action, data.target)
         await query.answer()
     overview = await care.overview(user_id)
@@ -189,25 +205,86 @@ async def _notify(context: Context, accepted: Accepted) -> None:
         log.info("could not tell the patient about a new caregiver: %s", type(exc).__name__)
 
 
+async def _patients_screen(
+    context: Context, user_id: int, lang: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    catalog = context.services.catalog
+    followed = await context.services.caregivers.followed(user_id)
+    if not followed:
+        return catalog.text("cg.patients_none", lang), None
+    rows = []
+    for f in followed:
+        rows.append(
+            [InlineKeyboardButton(f.name, callback_data=encode(HistoryTap(f.patient_id, 7)))]
+        )
+        if f.files:
+            rows.append([_b(catalog.text("cg.files_button", lang, name=f.name), "dl",
+                            f.patient_id)])  # fmt: skip
+        rows.append([_b(catalog.text("cg.stop_button", lang, name=f.name), "stop", f.link_id,
+                        f.nonce)])  # fmt: skip
+    return catalog.text("cg.patients_title", lang), InlineKeyboardMarkup(rows)
+
+
 async def patients_command(update: Update, context: Context) -> None:
-    """/patients: the people I follow, one button each."""
+    """/patients: the people I follow: their history, and a way to stop following."""
     services = context.services
     catalog = services.catalog
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
     lang = person.language if person else catalog.language_for(language_code)
-    followed = await services.caregivers.followed(user_id)
-    message = message_of(update)
-    if not followed:
-        await message.reply_text(catalog.text("cg.patients_none", lang))
+    text, keyboard = await _patients_screen(context, user_id, lang)
+    await message_of(update).reply_text(text, reply_markup=keyboard)
+
+
+async def _following(update: Update, context: Context, data: CareTap) -> None:
+    """Stop following: asked once (alerts stop too), then done, and the patient is told."""
+    services = context.services
+    catalog = services.catalog
+    query = update.callback_query
+    assert query is not None
+    user_id, _, language_code = who(update)
+    person = await services.users.get(user_id)
+    lang = person.language if person else catalog.language_for(language_code)
+    await query.answer()
+    if data.action == "pat" or data.target is None:
+        text, keyboard = await _patients_screen(context, user_id, lang)
+        await edit(query, text, keyboard)
         return
-    keyboard = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(f.name, callback_data=encode(HistoryTap(f.patient_id, 7)))]
-            for f in followed
-        ]
-    )
-    await message.reply_text(catalog.text("cg.patients_title", lang), reply_markup=keyboard)
+    if data.action == "stop":
+        followed = {f.link_id: f for f in await services.caregivers.followed(user_id)}
+        chosen = followed.get(data.target)
+        if chosen is None or chosen.nonce != data.nonce:
+            text, keyboard = await _patients_screen(context, user_id, lang)
+            await edit(query, catalog.text("confirm.stale", lang) + "\n\n" + text, keyboard)
+            return
+        keyboard = InlineKeyboardMarkup(
+            [
+                [_b(catalog.text("cg.stop_yes", lang), "stopy", chosen.link_id, chosen.nonce)],
+                [_b(catalog.text("cg.stop_keep", lang), "pat")],
+            ]
+        )
+        await edit(query, catalog.text("cg.stop_confirm", lang, name=chosen.name), keyboard)
+        return
+    ended = await services.caregivers.stop_following(user_id, data.target, data.nonce)
+    if ended is None or isinstance(ended, str):
+        text, keyboard = await _patients_screen(context, user_id, lang)
+        await edit(query, catalog.text("confirm.stale", lang) + "\n\n" + text, keyboard)
+        return
+    # A repeated tap shows the same result, and the patient is told only once.
+    await edit(query, catalog.text("cg.stopped", lang, name=ended.name))
+    if ended.now_ended:
+        await _tell(context, ended, "cg.caregiver_stopped")
+
+
+async def _tell(context: Context, ended: Ended, key: str) -> None:
+    """Tell the other side of a link that has just ended; a blocked chat is no error."""
+    if ended.tell_chat_id is None:
+        return
+    text = context.services.catalog.text(key, ended.tell_language, name=ended.teller_name)
+    try:
+        await context.bot.send_message(ended.tell_chat_id, text)
+    except TelegramError as exc:
+        log.info("could not tell the other side of an ended link: %s", type(exc).__name__)
 
 
 async def _send_each(

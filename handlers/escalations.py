@@ -61,9 +61,9 @@ async def alert_caregivers(context: Context, escalation_id: int | None = None) -
     services = context.services
     sent = 0
     for job in await services.outbox.due_alerts(escalation_id):
-        text = views.caregiver_alert(services.catalog, job.language, job.advice)
+        text, keyboard = views.caregiver_alert_message(services.catalog, job)
         try:
-            await context.bot.send_message(job.chat_id, text)
+            await context.bot.send_message(job.chat_id, text, reply_markup=keyboard)
         except Forbidden:
             log.info("caregiver alert %s: the caregiver has blocked the bot", job.alert_id)
             await services.outbox.alert_failed(job.alert_id, final="blocked")

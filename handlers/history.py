@@ -7,7 +7,7 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.history import PERIODS, chart_spec, text_messages
+from bot.history import PERIODS, chart_spec, has_finished, text_messages
 from handlers.callback_data import HistoryTap, encode
 from handlers.common import who
 from handlers.context import Context
@@ -40,11 +40,20 @@ async def show(
     if view is None:
         return False
     catalog = services.catalog
+    lang = view.period.language
     messages = text_messages(catalog, services.engine, view.period, view.name)
+    buttons = period_buttons(context, lang, view.patient_id, days)
+    if not has_finished(view.period):
+        # Nothing to draw: the text says so, and the buttons offer a longer period.
+        *before, last = messages
+        for text in before:
+            await context.bot.send_message(chat_id, text)
+        await context.bot.send_message(chat_id, last, reply_markup=buttons)
+        return True
     # The chart is drawn in the worker process while the text goes out: the person reads at
     # once, and nobody else's taps wait for matplotlib.
     chart = asyncio.ensure_future(
-        services.charts.draw(chart_spec(catalog, services.engine, view.period))
+        services.charts.draw(chart_spec(catalog, services.engine, view.period, view.name))
     )
     try:
         for text in messages:
@@ -56,16 +65,17 @@ async def show(
             # The text has gone out; without a chart the buttons still let the person go on.
             log.warning("the history chart could not be drawn (%s)", type(exc).__name__)
             png = None
-    lang = view.period.language
-    buttons = period_buttons(context, lang, view.patient_id, days)
     if png is None:
         await context.bot.send_message(
             chat_id, catalog.text("history.no_chart", lang), reply_markup=buttons
         )
     else:
-        await context.bot.send_photo(
-            chat_id, png, caption=catalog.text("history.caption", lang), reply_markup=buttons
+        caption = (
+            catalog.text("history.caption_of", lang, name=view.name)
+            if view.name
+            else catalog.text("history.caption", lang)
         )
+        await context.bot.send_photo(chat_id, png, caption=caption, reply_markup=buttons)
     return True
 
 

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.checkin import BACK, DONE, TICK, UNTICK, Engine, Step
 from bot.checkin_service import CANCEL, Screen, Summary
-from bot.escalations import Advice
+from bot.escalations import Advice, AlertJob
 from bot.findings import Code, encode_codes
 from bot.timezones import QUICK_ZONES
 from bot.triage import Tier
@@ -19,6 +19,7 @@ from handlers.callback_data import (
     CheckinTap,
     ConsentTap,
     FindingTap,
+    HistoryTap,
     NoteTap,
     ProfileTap,
     ResumeTap,
@@ -194,6 +195,23 @@ def caregiver_alert(catalog: Catalog, lang: str, advice: Advice) -> str:
         return catalog.text("alert.emergency", lang, name=name, what=what, call=call)
     key = "alert.urgent" if advice.tier is Tier.URGENT else "alert.soon"
     return catalog.text(key, lang, name=name, what=what)
+
+
+def caregiver_alert_message(catalog: Catalog, job: AlertJob) -> Rendered:
+    """The alert, when it was reported (the caregiver's local time), and a button to open the
+    patient's last 7 days (access is checked again when tapped)."""
+    lang = job.language
+    text = caregiver_alert(catalog, lang, job.advice)
+    name = job.advice.patient_name
+    at = when(catalog, lang, job.at)
+    text += "\n" + (
+        catalog.text("alert.when", lang, when=at)
+        if job.own_zone
+        else catalog.text("alert.when_theirs", lang, when=at, name=name)
+    )
+    label = catalog.text("alert.open_history", lang, name=job.advice.patient_name)
+    keyboard = InlineKeyboardMarkup([[_button(label, encode(HistoryTap(job.patient_id, 7)))]])
+    return text, keyboard
 
 
 def ask_new(

@@ -13,6 +13,7 @@ from handlers.callback_data import (
     MAX_BYTES,
     CheckinTap,
     ConsentTap,
+    ExportTap,
     FindingTap,
     NoteTap,
     ProfileTap,
@@ -41,6 +42,9 @@ def all_taps() -> list[object]:
             for is_new in (True, False):
                 taps.append(FindingTap(encode_codes(codes), is_new, checkin_id))
     taps += [ProfileTap(field, answer) for field in PROFILE_ORDER for answer in ("y", "n", "u")]
+    taps += [ExportTap(f, p) for f in ("csv", "pdf", "fhir") for p in (None, "30", "90", "all")]
+    taps += [ExportTap("csv", "allx")]
+    taps += [ExportTap(f, p, BIGGEST_ID) for f in ("csv", "pdf", "fhir") for p in (None, "all")]
     return taps
 
 

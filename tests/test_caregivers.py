@@ -85,11 +85,14 @@ async def test_invite_accept_view_and_remove(bot: Harness, pat: Person, sam: Per
     assert "• Sam" in bot.screen(pat).text
     assert "Remove Sam" in bot.screen(pat).labels()
 
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "0", "None of these", "None of these")
     await bot.send(sam, "/patients")
     await bot.press(sam, "Pat")
     history = [m.text for m in bot.api.chat(sam.chat_id) if "Pat: the last 7 days" in m.text]
     assert history
-    assert any(m.photo for m in bot.api.chat(sam.chat_id))
+    [chart] = [m for m in bot.api.chat(sam.chat_id) if m.photo]
+    assert chart.text.startswith("Pat's chart")  # whose it is, on the chart itself too
     await bot.send(pat, "/caregivers")
     assert "Sam looked at your history" in bot.screen(pat).text
     async with bot.services.sessions() as session:
@@ -187,8 +190,12 @@ async def test_emergency_reaches_every_caregiver_even_if_one_blocked_the_bot(
     assert alert == (
         "🚨 Pat reported a warning sign: new trouble holding or passing urine or stool.\n"
         "The bot told them to call 112 or go to the emergency department now. "
-        "Please check on them now."
+        "Please check on them now.\n"
+        "Reported Mon 2 Mar, 10:00 (Pat's time)."  # Carol never gave a time zone
     )
+    assert bot.screen(carol).labels() == ["📈 See Pat's last 7 days"]
+    await bot.press(carol, "📈 See Pat's last 7 days")
+    assert "Pat: the last 7 days" in bot.recent(carol, 3)
     assert alerts_to(bot, sam) == []
     # The patient got their advice; after an emergency nothing else is asked.
     [advice] = advice_messages(bot, pat)
@@ -207,8 +214,11 @@ async def test_emergency_reaches_every_caregiver_even_if_one_blocked_the_bot(
     # Carol can see it in the history, marked.
     await bot.send(carol, "/patients")
     await bot.press(carol, "Pat")
-    [history] = [m.text for m in bot.api.chat(carol.chat_id) if "Pat: the last 7 days" in m.text]
-    assert "Mon 2 Mar: pain 3 · Lower back · Tiredness (fatigue) 🚨" in history
+    from_alert, from_patients = [
+        m.text for m in bot.api.chat(carol.chat_id) if "Pat: the last 7 days" in m.text
+    ]
+    assert from_alert == from_patients
+    assert "Mon 2 Mar: pain 3 · Lower back · Tiredness (fatigue) 🚨" in from_patients
 
 
 async def test_urgent_advice_mid_check_in_alerts_and_shows_in_history_unfinished(
@@ -223,7 +233,7 @@ async def test_urgent_advice_mid_check_in_alerts_and_shows_in_history_unfinished
     [alert] = alerts_to(bot, sam)
     assert alert == (
         "⚠️ Pat reported: a fever, or feeling hot and shivery. The bot told them to get medical "
-        "advice today. You may want to check on them."
+        "advice today. You may want to check on them.\nReported Mon 2 Mar, 10:00 (Pat's time)."
     )
     [checkin] = await checkins(bot)
     assert checkin.status == "open"
@@ -287,7 +297,7 @@ async def test_other_advice_reaches_caregivers_only_when_the_patient_chose_it(
     [alert] = alerts_to(bot, sam)
     assert alert == (
         "ℹ️ Pat's check-in: a fall or an injury. The bot advised them to contact their MS team "
-        "in the next day or two."
+        "in the next day or two.\nReported Tue 3 Mar, 10:00 (Pat's time)."
     )
     assert [e.tier for e in await escalations(bot)] == ["soon", "soon"]
 
@@ -380,9 +390,9 @@ async def test_one_person_can_be_patient_and_caregiver(
     await link(bot, pat, sam)
     await link(bot, sam, pat)
     await bot.send(pat, "/patients")
-    assert bot.screen(pat).labels() == ["Sam"]
+    assert bot.screen(pat).labels() == ["Sam", "Stop following Sam"]
     await bot.send(sam, "/patients")
-    assert bot.screen(sam).labels() == ["Pat"]
+    assert bot.screen(sam).labels() == ["Pat", "Stop following Pat"]
 
 
 async def test_the_patient_sees_the_next_question_before_caregivers_are_alerted(
@@ -447,3 +457,90 @@ async def test_an_old_remove_button_does_not_remove_a_link_made_again_since(
     async with bot.services.sessions() as session:
         links = (await session.scalars(select(CaregiverLink))).all()
     assert all(link_.revoked_at is not None for link_ in links)
+
+
+async def test_a_caregiver_can_stop_following_and_the_patient_is_told_once(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await bot.send(sam, "/patients")
+    assert bot.screen(sam).labels() == ["Pat", "Stop following Pat"]
+    await bot.press(sam, "Stop following Pat")
+    assert "Stop following Pat? You will no longer see their check-ins" in bot.screen(sam).text
+    await bot.press(sam, "Keep following")  # changes nothing: the list again
+    assert bot.screen(sam).labels() == ["Pat", "Stop following Pat"]
+    await bot.press(sam, "Stop following Pat")
+    confirm = bot.message_with(sam, "Yes, stop following")
+    again = find_button(confirm, "Yes, stop following")
+    await bot.press(sam, "Yes, stop following")
+    assert bot.screen(sam).text == "You no longer follow Pat. You will not get their alerts."
+    told = [t for t in bot.api.texts_sent(pat.chat_id) if "Sam stopped following" in t]
+    assert len(told) == 1
+    # The same tap again (a double tap, or Telegram delivering it twice): the same answer.
+    await bot.tap(sam, again, confirm)
+    assert bot.screen(sam).text == "You no longer follow Pat. You will not get their alerts."
+    assert len([t for t in bot.api.texts_sent(pat.chat_id) if "Sam stopped following" in t]) == 1
+    await emergency(bot, pat)
+    assert alerts_to(bot, sam) == []
+    await bot.send(sam, "/patients")
+    assert "don't follow anyone" in bot.screen(sam).text
+
+
+async def test_a_removed_caregiver_is_told_once(bot: Harness, pat: Person, sam: Person) -> None:
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await bot.send(pat, "/caregivers")
+    old = bot.message_with(pat, "Remove Sam")
+    again = find_button(old, "Remove Sam")
+    await bot.press(pat, "Remove Sam")
+    told = "Pat stopped sharing their check-ins with you. You will not get their alerts any more."
+    assert bot.api.texts_sent(sam.chat_id).count(told) == 1
+    await bot.tap(pat, again, old)  # the same button again
+    toast = bot.api.calls_of("answerCallbackQuery")[-1].params["text"]
+    assert toast == "Sam can no longer see your check-ins."
+    assert bot.api.texts_sent(sam.chat_id).count(told) == 1
+
+
+async def test_a_deletion_is_told_to_the_other_side_and_a_second_tap_says_the_same(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    carol = Person(3003, "Carol")
+    await onboard(bot, pat)
+    await onboard(bot, carol)
+    await link(bot, pat, sam)  # Sam follows Pat
+    await link(bot, carol, pat)  # Pat follows Carol
+    await bot.send(pat, "/delete")
+    confirm = bot.message_with(pat, "Delete everything")
+    again = find_button(confirm, "Delete everything")
+    await bot.press(pat, "Delete everything")
+    done = bot.screen(pat).text
+    assert "Everything I kept about you is deleted" in done
+    assert (
+        "Pat deleted their data from this bot. You no longer follow them and will not get their "
+        "alerts." in bot.api.texts_sent(sam.chat_id)
+    )
+    assert (
+        "Pat deleted their data from this bot, so they no longer follow your check-ins."
+        in bot.api.texts_sent(carol.chat_id)
+    )
+    await bot.tap(pat, again, confirm)
+    assert bot.screen(pat).text == done
+    await bot.send(sam, "/patients")
+    assert "don't follow anyone" in bot.screen(sam).text
+
+
+async def test_a_second_tap_on_accept_shows_the_same_result(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    await onboard(bot, pat)
+    token = await invite(bot, pat)
+    await bot.send(sam, f"/start {token}")
+    preview = bot.message_with(sam, "Accept")
+    again = find_button(preview, "Accept")
+    await bot.press(sam, "Accept")
+    assert "You now follow Pat" in bot.screen(sam).text
+    await bot.tap(sam, again, preview)
+    assert "You now follow Pat" in bot.screen(sam).text
+    told = [t for t in bot.api.texts_sent(pat.chat_id) if "Sam accepted your invite" in t]
+    assert len(told) == 1

@@ -192,23 +192,6 @@ async def test_free_text_is_stored_only_with_a_check_in(bot: Harness, pat: Perso
     assert notes == []
 
 
-async def test_a_warning_sign_typed_out_of_the_blue_is_in_the_export(
-    bot: Harness, pat: Person
-) -> None:
-    import csv
-    import io
-
-    await onboard(bot, pat)
-    await bot.send(pat, "I can't feel my bum at all since this morning")
-    await bot.send(pat, "/export")
-    export = bot.screen(pat)
-    assert export.document is not None
-    [row] = list(csv.DictReader(io.StringIO(export.document.decode())))
-    assert row["status"] == "message" and row["typed_warning_signs"] == "saddle"
-    assert row["escalations"] == "emergency: emergency.cauda_equina"
-    assert "bum" not in export.document.decode()  # the codes are kept, not the words
-
-
 @pytest.mark.parametrize(
     ("text", "profile", "head"),
     [

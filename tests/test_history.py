@@ -90,13 +90,15 @@ def photos(bot: Harness, person: Person) -> list[bytes]:
     return [m.photo for m in bot.api.chat(person.chat_id) if m.photo is not None]
 
 
-async def test_history_on_an_empty_account(bot: Harness, pat: Person) -> None:
+async def test_history_on_an_empty_account_says_so_without_a_chart(
+    bot: Harness, pat: Person
+) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/history")
-    texts = [m.text for m in bot.api.chat(pat.chat_id)[-2:]]
-    assert "Your last 7 days" in texts[0] and "No finished check-ins" in texts[0]
-    [png] = photos(bot, pat)
-    assert png_size(png) == (800, 600)
+    last = bot.screen(pat)
+    assert "Your last 7 days" in last.text and "No finished check-ins" in last.text
+    assert last.labels() == ["30 days", "90 days"]  # a longer period, one tap away
+    assert photos(bot, pat) == []
 
 
 async def test_history_after_one_checkin(bot: Harness, pat: Person) -> None:
@@ -216,6 +218,7 @@ def test_the_chart_is_drawn_in_a_worker_process_the_bot_never_loads_matplotlib()
 
 async def test_a_worker_that_died_is_started_again(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
+    await add_checkins(bot, pat, 3)
     await bot.send(pat, "/history")
     worker = bot.services.charts
     pool = worker._pool
@@ -234,6 +237,7 @@ async def test_without_a_chart_the_text_and_the_buttons_still_come(
         raise RuntimeError("no chart today")
 
     await onboard(bot, pat)
+    await add_checkins(bot, pat, 3)
     monkeypatch.setattr(bot.services.charts, "draw", broken)
     await bot.send(pat, "/history")
     assert photos(bot, pat) == []

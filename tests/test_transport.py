@@ -87,10 +87,11 @@ async def test_the_whole_bot_works_over_aiohttp(bot: Harness, pat: Person) -> No
 
     # The export: a CSV document upload with its caption.
     await bot.send(pat, "/export")
+    await bot.press(pat, "📄 Spreadsheet (CSV)", "Last 30 days")
     export = bot.screen(pat)
-    assert export.document is not None and "Your check-ins (1)" in export.text
-    [row] = list(csv.DictReader(io.StringIO(export.document.decode())))
-    assert row["pain"] == "5" and row["feel"] == "burning"
+    assert export.document is not None and "Your finished check-ins (1)" in export.text
+    [row] = list(csv.DictReader(io.StringIO(export.document.decode("utf-8-sig"))))
+    assert row["Pain (0-10)"] == "5" and row["Feels like"] == "Burning"
 
 
 async def test_long_polling_over_aiohttp(bot: Harness, pat: Person) -> None:

@@ -1,56 +1,13 @@
-"""/export gives people their data; /delete takes all of it away, at once and completely."""
+"""/delete takes all of a person's data away, at once and completely (/export: test_exports.py)."""
 
 from __future__ import annotations
-
-import csv
-import io
 
 from sqlalchemy import func, select
 
 from db.models import Base, CaregiverAlert, CaregiverLink, Escalation, User
 from tests.harness import Harness, Person
 from tests.test_caregivers import link
-from tests.test_checkin_flow import BLADDER, CHEST, DONE, FEVER, onboard, up_to_warnings
-
-
-async def test_export_has_every_checkin_with_answers_note_and_escalations(
-    bot: Harness, pat: Person
-) -> None:
-    await onboard(bot, pat)
-    await bot.send(pat, "/checkin")
-    await bot.press(pat, "4", "Lower back", "Spreads to buttocks, legs or feet", DONE)
-    await bot.press(pat, "Burning", DONE, "Tiredness (fatigue)", DONE, "None of these")
-    await bot.press(pat, "📝 Add a note")
-    await bot.send(pat, "Long day, sore, but fine")
-    bot.clock.advance(days=1)
-    # Urgent advice, then the chest question is left unanswered; the next check-in closes it.
-    await up_to_warnings(bot, pat)
-    await bot.press(pat, FEVER, CHEST, DONE)
-    bot.clock.advance(days=1)
-    await up_to_warnings(bot, pat, pain="6")
-    await bot.press(pat, BLADDER, DONE)  # emergency advice closes the check-in
-    await bot.send(pat, "/export")
-    export = bot.screen(pat)
-    assert export.document is not None and "Your check-ins (3)" in export.text
-    rows = list(csv.DictReader(io.StringIO(export.document.decode())))
-    assert [r["status"] for r in rows] == ["complete", "abandoned", "complete"]
-    first, second, third = rows
-    assert first["pain"] == "4" and first["where"] == "legs lower"
-    assert first["feel"] == "burning" and first["symptoms"] == "fatigue"
-    assert first["warning"] == "" and first["escalations"] == ""
-    assert first["note"] == "Long day, sore, but fine"
-    assert first["started"].startswith("2026-03-02T10:00")  # Berlin time
-    assert second["warning"] == "chest fever" and second["chest"] == ""
-    assert second["escalations"] == "urgent: urgent.fever"
-    assert second["finished"] == ""
-    assert third["pain"] == "6" and third["warning"] == "bladder_bowel"
-    assert third["escalations"] == "emergency: emergency.cauda_equina"
-    assert third["finished"].startswith("2026-03-04T10:00")
-
-
-async def test_export_before_consent_has_nothing(bot: Harness, pat: Person) -> None:
-    await bot.send(pat, "/export")
-    assert "don't keep any data" in bot.screen(pat).text
+from tests.test_checkin_flow import DONE, FEVER, onboard
 
 
 async def test_delete_asks_first_and_keep_changes_nothing(bot: Harness, pat: Person) -> None:
