@@ -90,6 +90,8 @@ async def test_a_warning_sign_typed_outside_a_check_in_is_in_the_full_csv(
 
 async def add_daily_checkins(bot: Harness, person: Person, days: int) -> None:
     """A year (or ``days``) of daily finished check-ins, written straight to the database."""
+    if not days:
+        return
     now = bot.clock.now()
     async with bot.services.sessions.begin() as session:
         user_id = await session.scalar(select(User.id).where(User.telegram_id == person.user_id))
@@ -114,6 +116,8 @@ async def add_daily_checkins(bot: Harness, person: Person, days: int) -> None:
                 *({"checkin_id": i, "question": "symptoms", "value": "fatigue"} for i in ids[::2]),
             ],
         )
+        if len(ids) <= 10:
+            return
         await session.execute(
             insert(Escalation),
             [{"user_id": user_id, "checkin_id": ids[10], "tier": "soon", "rule_ids": "soon.x",
@@ -183,19 +187,30 @@ async def test_the_fhir_bundle_validates_and_codes_the_pain_score(
     assert {a["valueCoding"]["code"] for a in answered["where"]} == {"where.lower", "where.middle"}
 
 
-@pytest.mark.parametrize(("fmt", "caption"), [(CSV, "(0)"), (PDF, "(0 finished"), (FHIR, "(0)")])
-async def test_each_format_on_an_empty_history(
-    bot: Harness, pat: Person, fmt: str, caption: str
+@pytest.mark.parametrize("fmt", [CSV, PDF, FHIR])
+@pytest.mark.parametrize("days", [0, 1, 365])
+async def test_each_format_for_no_check_in_one_and_a_year_of_them(
+    bot: Harness, pat: Person, fmt: str, days: int
 ) -> None:
     await onboard(bot, pat)
-    sent = await export_file(bot, pat, fmt, "Last 30 days")
-    assert caption in sent.text and sent.document
-    if fmt == PDF:
+    await add_daily_checkins(bot, pat, days)
+    sent = await export_file(bot, pat, fmt, "Everything")
+    assert sent.document is not None
+    assert len(sent.document) < 50 * 1024 * 1024
+    assert f"({days}" in sent.text  # the caption counts them
+    if fmt == CSV:
+        rows = rows_of(sent)
+        assert len(rows) == days
+        assert all(r["Pain (0-10)"].isdigit() for r in rows)
+    elif fmt == PDF:
         pages, text = pdf_pages(sent.document)
-        assert pages == 1 and "No finished check-ins in this period." in text
-    if fmt == FHIR:
+        assert pages <= 2 and f"Finished check-ins: {days}" in text
+        if not days:
+            assert "No finished check-ins in this period." in text
+    else:
         bundle = Bundle.model_validate_json(sent.document)
-        assert len(bundle.entry or []) == 2  # the patient and the questionnaire
+        kinds = [e.resource.get_resource_type() for e in bundle.entry or []]
+        assert kinds.count("Observation") == days == kinds.count("QuestionnaireResponse")
 
 
 async def test_export_before_consent_has_nothing(bot: Harness, pat: Person) -> None:

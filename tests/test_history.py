@@ -271,3 +271,24 @@ async def test_a_chart_queued_behind_one_that_timed_out_is_never_a_cancellation(
     hasty.close()
     assert not [o for o in outcomes if isinstance(o, asyncio.CancelledError)], outcomes
     assert all(isinstance(o, (TimeoutError, ChartUnavailable, bytes)) for o in outcomes), outcomes
+
+
+async def test_every_figure_on_a_line_counts_finished_check_ins_only(
+    bot: Harness, pat: Person
+) -> None:
+    """A finished check-in at pain 3, then one left unfinished after urgent advice at pain 8 on
+    the same day: the day shows pain 3 (not 3-8), says one was not finished, and keeps its 🚨."""
+    from tests.test_checkin_flow import CHEST, FEVER, up_to_warnings
+
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "3", "Lower back", "Done ▶", "Burning", "Done ▶", "None of these")
+    await bot.press(pat, "None of these")
+    bot.clock.advance(hours=2)
+    await up_to_warnings(bot, pat, pain="8")
+    await bot.press(pat, FEVER, CHEST, "Done ▶")  # urgent advice; the check-in is left open
+    await bot.send(pat, "/history")
+    text = next(m.text for m in bot.api.chat(pat.chat_id) if "Your last 7 days" in m.text)
+    assert "Mon 2 Mar: pain 3 · " in text and "some not finished 🚨" in text
+    assert "3–8" not in text
+    assert "Average pain 3.0 this week." in text
