@@ -16,6 +16,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     ExtBot,
@@ -49,7 +50,7 @@ from bot.updates import UpdateLog
 from bot.users import UserService
 from content.loader import Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
-from handlers import caregivers, checkin, data, escalations, onboarding, privacy
+from handlers import caregivers, checkin, data, escalations, onboarding, privacy, stop
 from handlers import history as history_handlers
 from handlers import settings as settings_handlers
 from handlers.callbacks import on_button
@@ -75,6 +76,7 @@ COMMANDS = (
     "delete",
     "privacy",
     "timezone",
+    "cancel",
     "help",
 )
 
@@ -206,6 +208,10 @@ def build_application(
     app.add_handler(CommandHandler("export", data.export_command, filters=private))
     app.add_handler(CommandHandler("delete", data.delete_command, filters=private))
     app.add_handler(CommandHandler("privacy", privacy.privacy_command, filters=private))
+    app.add_handler(CommandHandler(["cancel", "stop"], stop.cancel_command, filters=private))
+    # Any other command gets a short reply rather than silence.
+    app.add_handler(MessageHandler(private & filters.COMMAND, stop.unknown_command))
+    app.add_handler(ChatMemberHandler(stop.added_to_group, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CallbackQueryHandler(on_button))
     # New messages only: an edited message was read when it was first sent.
     new = filters.UpdateType.MESSAGE

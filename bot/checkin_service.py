@@ -108,6 +108,8 @@ class Reply:
     """The check-in was closed by emergency advice: nothing follows it."""
     message_id: int | None = None
     """The message that shows this check-in now (to edit in place)."""
+    note: str | None = None
+    """The note the check-in has already (when asked to add one)."""
 
 
 def _screen(checkin: CheckIn, state: CheckinState | None = None) -> Screen:
@@ -264,6 +266,17 @@ class CheckinService:
                 screen=_screen(checkin),
                 message_id=checkin.message_id,
             )
+
+    async def cancel_open(self, telegram_id: int) -> Reply | None:
+        """/cancel during a check-in: cancel the open one as its Cancel button does; None when
+        there is none."""
+        async with self.sessions.begin() as session:
+            user = await user_repo.by_telegram_id(session, telegram_id)
+            current = await repo.open_for(session, user.id) if user is not None else None
+            if current is None:
+                return None
+            checkin_id, step = current.id, current.step
+        return await self.answer(telegram_id, checkin_id, step, CANCEL)
 
     async def has_open(self, telegram_id: int) -> bool:
         async with self.sessions.begin() as session:
@@ -483,7 +496,29 @@ class CheckinService:
             if checkin.status != repo.COMPLETE or self._idle(checkin):
                 return Reply(Status.STALE, user.language)
             user.awaiting = expect.note_for(checkin.id).encode()
-            return Reply(Status.OK, user.language, checkin.id)
+            return Reply(Status.OK, user.language, checkin.id, note=checkin.note)
+
+    async def note_of(self, telegram_id: int, checkin_id: int) -> tuple[str, str | None] | None:
+        """(language, the note) of one's own check-in; None if it is not theirs."""
+        async with self.sessions.begin() as session:
+            found = await self._owned(session, checkin_id, telegram_id)
+            if found is None:
+                return None
+            checkin, user = found
+            return user.language, checkin.note
+
+    async def remove_note(self, telegram_id: int, checkin_id: int) -> str | None:
+        """Remove the note of one's own finished check-in; the language, or None if not theirs.
+        Removing a note that is gone already is the same result (a repeated tap)."""
+        async with self.sessions.begin() as session:
+            found = await self._owned(session, checkin_id, telegram_id)
+            if found is None:
+                return None
+            checkin, user = found
+            checkin.note = None
+            if Awaiting.decode(user.awaiting) == expect.note_for(checkin.id):
+                user.awaiting = None
+            return user.language
 
     # --- housekeeping -----------------------------------------------------------------------
 

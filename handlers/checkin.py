@@ -126,20 +126,29 @@ async def note(update: Update, context: Context, data: NoteTap) -> None:
     query = update.callback_query
     assert query is not None
     user_id, chat_id, _ = who(update)
+    catalog = services.catalog
+    if data.remove:
+        lang = await services.checkins.remove_note(user_id, data.checkin_id)
+        await query.answer()
+        if lang is None:
+            await freeze(query, catalog.text("checkin.stale", "en"))
+            return
+        await freeze(query, catalog.text("note.removed", lang))
+        return
     if data.cancel:
         await services.users.set_awaiting(user_id, None)
         await query.answer()
-        person = await services.users.get(user_id)
-        await freeze(
-            query, services.catalog.text("note.closed", person.language if person else "en")
-        )
+        found = await services.checkins.note_of(user_id, data.checkin_id)
+        lang, kept = found if found is not None else ("en", None)
+        # The prompt's Cancel after a note was saved: the note stays, and it says so.
+        await freeze(query, catalog.text("note.kept" if kept else "note.closed", lang))
         return
     reply = await services.checkins.request_note(user_id, data.checkin_id)
     if reply.status is not Status.OK or reply.checkin_id is None:
-        await query.answer(services.catalog.text("checkin.stale", reply.language))
+        await query.answer(catalog.text("checkin.stale", reply.language))
         return
     await query.answer()
-    text, keyboard = views.note_prompt(services.catalog, reply.language, reply.checkin_id)
+    text, keyboard = views.note_prompt(catalog, reply.language, reply.checkin_id, reply.note)
     await context.bot.send_message(chat_id, text, reply_markup=keyboard)
 
 

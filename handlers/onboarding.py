@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot import awaiting as expect
-from handlers import views
+from handlers import stop, views
 from handlers.callback_data import ConsentTap, ProfileTap, ZoneTap
 from handlers.common import edit, message_of, who
 from handlers.context import Context
@@ -175,7 +175,9 @@ async def help_command(update: Update, context: Context) -> None:
         if person
         else services.catalog.language_for(user.language_code if user else None)
     )
-    await message_of(update).reply_text(services.catalog.text("help", lang))
+    text = services.catalog.text("help", lang)
+    here = await stop.help_here(update, context)
+    await message_of(update).reply_text(f"{here}\n\n{text}" if here else text)
 
 
 async def not_private(update: Update, context: Context) -> None:

@@ -281,11 +281,25 @@ def resume_offer(catalog: Catalog, lang: str, checkin_id: int) -> Rendered:
     return catalog.text("checkin.resume_offer", lang), keyboard
 
 
-def note_prompt(catalog: Catalog, lang: str, checkin_id: int) -> Rendered:
+def note_prompt(catalog: Catalog, lang: str, checkin_id: int, note: str | None = None) -> Rendered:
+    """Ask for a note; when there is one already, show it: a new one replaces it, or it can be
+    removed or kept."""
+    if not note:
+        keyboard = InlineKeyboardMarkup(
+            [[_button(catalog.text("button.cancel", lang),
+                      encode(NoteTap(checkin_id, cancel=True)))]]
+        )  # fmt: skip
+        return catalog.text("note.prompt", lang), keyboard
     keyboard = InlineKeyboardMarkup(
-        [[_button(catalog.text("button.cancel", lang), encode(NoteTap(checkin_id, cancel=True)))]]
-    )
-    return catalog.text("note.prompt", lang), keyboard
+        [
+            [_button(catalog.text("button.note_remove", lang),
+                     encode(NoteTap(checkin_id, cancel=False, remove=True)))],
+            [_button(catalog.text("button.note_keep", lang),
+                     encode(NoteTap(checkin_id, cancel=True)))],
+        ]
+    )  # fmt: skip
+    shown = note if len(note) <= 300 else note[:299] + "…"
+    return catalog.text("note.replace_prompt", lang, note=shown), keyboard
 
 
 def when(catalog: Catalog, lang: str, local: datetime | None) -> str:

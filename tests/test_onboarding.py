@@ -120,7 +120,7 @@ async def test_command_menu_is_set_at_start_and_a_failure_does_not_stop_the_bot(
     commands = bot.api.calls_of("setMyCommands")[-1].params["commands"]
     assert [c["command"] for c in commands] == [
         "checkin", "history", "settings", "caregivers", "patients", "export", "delete",
-        "timezone", "help",
+        "privacy", "timezone", "cancel", "help",
     ]  # fmt: skip
     bot.api.fail("setMyCommands", 400, "Bad Request: something is off")
     await bot.app.post_init(bot.app)  # logs a warning, raises nothing

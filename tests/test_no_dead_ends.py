@@ -1,0 +1,120 @@
+"""No dead ends: /cancel and /stop wherever the bot waits, a reply to every command, /help that
+fits where the person is, and a polite exit from groups."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from db.models import CheckIn, User
+from tests.harness import Harness, Person, find_button, text_update
+from tests.test_checkin_flow import onboard
+
+
+async def test_cancel_stops_a_check_in_and_closes_its_question(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "4")
+    question = bot.screen(pat)
+    assert question.labels()
+    await bot.send(pat, "/cancel")
+    assert question.text.startswith("Check-in cancelled.") and question.labels() == []
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(CheckIn.status))).all() == ["cancelled"]
+    await bot.send(pat, "/cancel")  # again: nothing left to stop, and it says so
+    assert "nothing to stop" in bot.screen(pat).text
+
+
+async def test_stop_leaves_typing_a_time_zone_and_says_what_was_kept(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/timezone")
+    await bot.press(pat, "Other (type it)")
+    await bot.send(pat, "/stop")
+    assert bot.screen(pat).text.startswith("OK, stopped. Your time zone stays as it was.")
+    await bot.send(pat, "Tokyo")  # no longer taken as a time zone
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.timezone)) == "Europe/Berlin"
+
+
+async def test_cancel_leaves_adding_a_note(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "0", "None of these", "None of these", "📝 Add a note")
+    await bot.send(pat, "/cancel")
+    assert bot.screen(pat).text == "OK, no note added. Your check-in is saved as it was."
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(CheckIn.status))).all() == ["complete"]
+
+
+async def test_an_unknown_command_gets_a_reply(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/chekin")
+    assert bot.screen(pat).text == "I don't know that command. /help lists what I can do."
+
+
+async def test_help_says_where_the_person_is(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/help")
+    assert bot.screen(pat).text.startswith("Here is what I can do:")
+    await bot.send(pat, "/checkin")
+    await bot.send(pat, "/help")
+    assert bot.screen(pat).text.startswith("You are in the middle of a check-in")
+    assert "/cancel" in bot.screen(pat).text
+
+
+async def test_added_to_a_group_it_explains_once_and_leaves(bot: Harness, pat: Person) -> None:
+    group = {"id": -100600, "type": "group", "title": "Family"}
+    member = {"user": {"id": 99, "is_bot": True, "first_name": "Bot"}}
+    update = {
+        "update_id": 987654,
+        "my_chat_member": {
+            "chat": group,
+            "from": pat.user_json(),
+            "date": int(time.time()),
+            "old_chat_member": {**member, "status": "left"},
+            "new_chat_member": {**member, "status": "member"},
+        },
+    }
+    await bot.process(update)
+    [said] = bot.api.texts_sent(-100600)
+    assert "only work in private chats" in said and "leaving this group" in said
+    [left] = bot.api.calls_of("leaveChat")
+    assert int(left.params["chat_id"]) == -100600
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+    # A message that was already on its way gets the one-line notice; nothing is stored.
+    await bot.process(text_update(pat, "/checkin", chat=group))
+    assert "private chat" in bot.api.texts_sent(-100600)[-1]
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_a_note_can_be_kept_changed_or_removed_and_old_buttons_say_what_is_true(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "0", "None of these", "None of these", "📝 Add a note")
+    prompt = bot.message_with(pat, "Cancel")
+    stale_cancel = find_button(prompt, "Cancel")
+    await bot.send(pat, "gardening all morning")
+    assert bot.screen(pat).text == "Your note is saved. Thank you."
+    # The first prompt's Cancel, tapped after the note was saved: the note stays, and it says so.
+    await bot.tap(pat, stale_cancel, prompt)
+    assert prompt.text == "OK. Your note is kept as it is."
+
+    await bot.press(pat, "📝 Add a note")
+    assert "Your note so far: “gardening all morning”" in bot.screen(pat).text
+    await bot.press(pat, "Keep it")
+    assert bot.screen(pat).text == "OK. Your note is kept as it is."
+    await bot.press(pat, "📝 Add a note")
+    await bot.send(pat, "sore after gardening")  # a new note replaces it, as the prompt said
+    await bot.press(pat, "📝 Add a note")
+    assert "“sore after gardening”" in bot.screen(pat).text
+    await bot.press(pat, "Remove the note")
+    assert bot.screen(pat).text == "The note is removed. Your check-in is kept."
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(CheckIn.note))).all() == [None]
