@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -48,7 +48,7 @@ from bot.text_intake import TextIntake
 from bot.transport import AiohttpRequest
 from bot.updates import UpdateLog
 from bot.users import UserService
-from content.loader import Catalog, default_catalog
+from content.loader import DEFAULT_LANGUAGE, Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
 from handlers import caregivers, checkin, data, escalations, onboarding, privacy, stop
 from handlers import history as history_handlers
@@ -335,12 +335,17 @@ async def _post_init(app: BotApp) -> None:
     log.info("running on the %s event loop", type(asyncio.get_running_loop()).__module__)
     # Build the free-text reader now (about a second), not on a patient's first message.
     await asyncio.to_thread(reader, "en")
-    commands = [BotCommand(c, catalog.text(f"command.{c}")) for c in COMMANDS]
-    try:
-        await app.bot.set_my_commands(commands)
-    except TelegramError as exc:
-        # The menu is a convenience: the bot works without it.
-        log.warning("could not set the command menu: %s", exc.message)
+    # The command menu in each language, for private chats (the only place the bot works);
+    # English is also the default for every other language.
+    private = BotCommandScopeAllPrivateChats()
+    for lang in sorted(catalog.languages, key=lambda code: code == DEFAULT_LANGUAGE):
+        commands = [BotCommand(c, catalog.text(f"command.{c}", lang)) for c in COMMANDS]
+        code = None if lang == DEFAULT_LANGUAGE else lang
+        try:
+            await app.bot.set_my_commands(commands, scope=private, language_code=code)
+        except TelegramError as exc:
+            # The menu is a convenience: the bot works without it.
+            log.warning("could not set the %s command menu: %s", lang, exc.message)
 
 
 async def _post_shutdown(app: BotApp) -> None:

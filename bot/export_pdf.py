@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import locale
 from bot.chart import ChartSpec, render
 from bot.checkin import Engine, Step
 from bot.export_csv import finding_labels
@@ -60,10 +61,16 @@ def report_spec(catalog: Catalog, engine: Engine, records: Records, chart: Chart
     summary = [t("export.pdf.count", lang, count=len(finished))]
     mean, span, trend = records.mean_pain(), records.pain_range(), records.trend()
     if mean is not None and span is not None:
-        summary.append(t("export.pdf.mean", lang, mean=f"{mean:.1f}", low=span[0], high=span[1]))
+        average = locale.number(mean, lang)
+        summary.append(t("export.pdf.mean", lang, mean=average, low=span[0], high=span[1]))
     if trend is not None:
         summary.append(
-            t("export.pdf.trend", lang, first=f"{trend[0]:.1f}", second=f"{trend[1]:.1f}")
+            t(
+                "export.pdf.trend",
+                lang,
+                first=locale.number(trend[0], lang),
+                second=locale.number(trend[1], lang),
+            )
         )
     if not finished:
         summary.append(t("export.pdf.no_checkins", lang))
@@ -89,7 +96,7 @@ def report_spec(catalog: Catalog, engine: Engine, records: Records, chart: Chart
             text = text[: NOTE_CHARS - 1].rstrip() + "… " + t("export.pdf.shortened", lang)
         notes.append(f"{record.started:%Y-%m-%d}  {text}")
     if len(noted) > MAX_NOTES:
-        notes.append(t("export.pdf.more_notes", lang, count=len(noted) - MAX_NOTES))
+        notes.append(catalog.plural("export.pdf.more_notes", lang, len(noted) - MAX_NOTES))
     return PdfSpec(
         title=t("export.pdf.title", lang, name=records.name),
         period=period,

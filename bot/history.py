@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import locale
 from bot.chart import ChartSpec, Marked
 from bot.checkin import SPREAD, Engine, Step, answers_by_question
 from bot.clock import Clock
@@ -162,12 +163,12 @@ def week_lines(catalog: Catalog, period: Period) -> list[str]:
         pains = [e.pain for e in entries if e.complete]
         week = _day_name(catalog, lang, monday)
         if pains:
-            line = catalog.text(
+            line = catalog.plural(
                 "history.week",
                 lang,
+                len(pains),
                 week=week,
-                count=len(pains),
-                average=f"{fmean(pains):.1f}",
+                average=locale.number(fmean(pains), lang),
                 high=max(pains),
             )
         else:
@@ -178,7 +179,7 @@ def week_lines(catalog: Catalog, period: Period) -> list[str]:
 
 
 def _day_name(catalog: Catalog, lang: str, day: date) -> str:
-    return f"{catalog.text(f'day.{day.weekday()}', lang)} {day.day} {day.strftime('%b')}"
+    return locale.day(day, lang)
 
 
 def text_messages(
@@ -192,9 +193,10 @@ def text_messages(
         header = [catalog.text("history.title_of", lang, days=period.days, name=who)]
     this, last = trend(period)
     if this is not None and last is not None:
-        header.append(catalog.text("history.trend", lang, this=f"{this:.1f}", last=f"{last:.1f}"))
+        this_, last_ = locale.number(this, lang), locale.number(last, lang)
+        header.append(catalog.text("history.trend", lang, this=this_, last=last_))
     elif this is not None:
-        header.append(catalog.text("history.trend_this", lang, this=f"{this:.1f}"))
+        header.append(catalog.text("history.trend_this", lang, this=locale.number(this, lang)))
     lines = day_lines(catalog, engine, period)
     if not lines:
         empty = (

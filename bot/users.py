@@ -133,6 +133,15 @@ class UserService:
                 delete(User).where(User.telegram_id == telegram_id, User.consent_at.is_(None))
             )
 
+    async def set_language(self, telegram_id: int, language: str) -> None:
+        """The language the bot speaks to this person from now on (one of the catalogue's)."""
+        if language not in self.catalog.languages:
+            return
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is not None:
+                user.language = language
+
     async def set_awaiting(self, telegram_id: int, awaiting: Awaiting | None) -> None:
         async with self.sessions.begin() as session:
             user = await repo.by_telegram_id(session, telegram_id)

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
+from babel import Locale
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_LANGUAGE = "en"
@@ -90,6 +91,20 @@ class _Emergency(_Strict):
     numbers: dict[str, str]
 
 
+LOCALES = {"en": "en_GB", "de": "de_DE"}
+"""The CLDR locale of each content language (English is written the British way)."""
+
+
+@cache
+def babel_locale(lang: str) -> Locale:
+    return Locale.parse(LOCALES.get(lang, "en_GB"))
+
+
+def plural_form(count: int, lang: str) -> str:
+    """The CLDR plural category of ``count``: "one", "other" (and, for other languages, more)."""
+    return str(babel_locale(lang).plural_form(count))
+
+
 @dataclass(frozen=True)
 class Catalog:
     """All content, validated. Look text up with :meth:`text`."""
@@ -121,6 +136,13 @@ class Catalog:
         if message is None:
             raise KeyError(f"no message with id {message_id!r} in content/")
         return message.text.format(**values) if values else message.text
+
+    def plural(self, message_id: str, language: str, count: int, **values: object) -> str:
+        """``message_id.<form>`` for the plural form of ``count`` in ``language`` (one, other,
+        ...), falling back to ``message_id.other``; ``count`` is filled in too."""
+        form = f"{message_id}.{plural_form(count, language)}"
+        key = form if self.has_text(form) else f"{message_id}.other"
+        return self.text(key, language, count=count, **values)
 
     def has_text(self, message_id: str) -> bool:
         return message_id in self.messages[DEFAULT_LANGUAGE]

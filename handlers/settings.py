@@ -91,6 +91,13 @@ def menu(catalog: Catalog, lang: str, view: ReminderView | None, now: datetime) 
         )
         rows += [[nudge], [onoff]]
     rows.append([_b(t("settings.btn_profile", lang), "prof")])
+    # The language: each button sets one (a repeated tap changes nothing).
+    rows.append(
+        [
+            _b(("✅ " if code == lang else "") + t("language.name", code), "lang", code)
+            for code in catalog.languages
+        ]
+    )
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -211,6 +218,12 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
         await edit(
             query, catalog.text("reminder.first_set", lang, time=at.strftime("%H:%M"), next=nxt)
         )
+        return
+    if action == "lang" and arg in catalog.languages:
+        await services.users.set_language(user_id, arg)
+        lang = arg
+        text, markup = menu(catalog, lang, await reminders.view(user_id), now)
+        await edit(query, text, markup)
         return
     if action == "prof":
         # The profile questions again, one by one; each answer is stored as it is tapped.

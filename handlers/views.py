@@ -8,6 +8,7 @@ from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import locale
 from bot.checkin import BACK, DONE, TICK, UNTICK, Engine, Step
 from bot.checkin_service import CANCEL, Screen, Summary
 from bot.escalations import Advice, AlertJob
@@ -306,5 +307,4 @@ def when(catalog: Catalog, lang: str, local: datetime | None) -> str:
     """A local instant as a person reads it: "Tue 3 Mar, 09:00"."""
     if local is None:
         return catalog.text("settings.none", lang)
-    day = catalog.text(f"day.{local.weekday()}", lang)
-    return f"{day} {local.day} {local.strftime('%b')}, {local.strftime('%H:%M')}"
+    return locale.day_and_time(local, lang)

@@ -117,10 +117,14 @@ async def test_command_menu_is_set_at_start_and_a_failure_does_not_stop_the_bot(
 ) -> None:
     assert bot.app.post_init is not None
     await bot.app.post_init(bot.app)
-    commands = bot.api.calls_of("setMyCommands")[-1].params["commands"]
-    assert [c["command"] for c in commands] == [
-        "checkin", "history", "settings", "caregivers", "patients", "export", "delete",
-        "privacy", "timezone", "cancel", "help",
-    ]  # fmt: skip
+    menus = {c.params.get("language_code"): c.params for c in bot.api.calls_of("setMyCommands")}
+    assert set(menus) == {None, "de"}  # English is the default for every other language
+    for params in menus.values():
+        assert params["scope"] == {"type": "all_private_chats"}
+        assert [c["command"] for c in params["commands"]] == [
+            "checkin", "history", "settings", "caregivers", "patients", "export", "delete",
+            "privacy", "timezone", "cancel", "help",
+        ]  # fmt: skip
+    assert menus["de"]["commands"][0]["description"] != menus[None]["commands"][0]["description"]
     bot.api.fail("setMyCommands", 400, "Bad Request: something is off")
     await bot.app.post_init(bot.app)  # logs a warning, raises nothing
