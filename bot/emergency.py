@@ -20,9 +20,34 @@ def zone_countries() -> dict[str, str]:
     return result
 
 
+@cache
+def _links() -> dict[str, str]:
+    """Old and alias zone names -> their canonical zone (tzdata's link lines)."""
+    text = (resources.files("tzdata.zoneinfo") / "tzdata.zi").read_text(encoding="utf-8")
+    links = {}
+    for line in text.splitlines():
+        if line.startswith("L "):
+            _, target, alias = line.split()[:3]
+            links[alias] = target
+    return links
+
+
+def canonical(zone: str) -> str:
+    """The canonical zone of an alias (Asia/Calcutta -> Asia/Kolkata, US/Eastern ->
+    America/New_York); other zones as they are."""
+    for _ in range(5):  # links may chain
+        if zone not in _links():
+            break
+        zone = _links()[zone]
+    return zone
+
+
 def country_of(zone: str | None) -> str | None:
-    """The country of a time zone, or None for zones like UTC that belong to none."""
-    return zone_countries().get(zone) if zone else None
+    """The country of a time zone (an alias counts as its canonical zone), or None for zones
+    like UTC that belong to none."""
+    if not zone:
+        return None
+    return zone_countries().get(zone) or zone_countries().get(canonical(zone))
 
 
 def emergency_number(zone: str | None, numbers: dict[str, str]) -> str | None:

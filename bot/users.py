@@ -13,7 +13,7 @@ from bot.awaiting import Awaiting
 from bot.clock import Clock
 from bot.reminders import apply_zone
 from bot.sanitize import clean_text
-from bot.timezones import local_time, parse_zone
+from bot.timezones import local_time, read_zone
 from bot.triage import Profile
 from content.loader import Catalog
 from db.models import User
@@ -60,6 +60,11 @@ def _person(user: User) -> Person:
 class ZoneResult:
     zone: str | None
     local_time: str | None
+    choices: tuple[str, ...] = ()
+    """Places to offer: for an abbreviation (nothing saved) or a UTC offset."""
+    fixed_offset: str | None = None
+    """A typed UTC offset ("UTC+2"): summer time is not followed by it."""
+    abbreviation: str | None = None
 
 
 class UserService:
@@ -164,10 +169,14 @@ class UserService:
             return _person(user)
 
     async def set_timezone(self, telegram_id: int, text: str) -> ZoneResult:
-        """Store the time zone named by ``text``; ``zone`` is None when it is not recognised."""
-        zone = parse_zone(text)
+        """Store the time zone named by ``text``; ``zone`` is None when it is not recognised or
+        needs a choice (an abbreviation, a half-hour offset: see ``choices``)."""
+        reading = read_zone(text, self.clock.now())
+        zone = reading.zone if reading.abbreviation is None else None
         if zone is None:
-            return ZoneResult(None, None)
+            return ZoneResult(
+                None, None, reading.choices, reading.fixed_offset, reading.abbreviation
+            )
         async with self.sessions.begin() as session:
             user = await repo.by_telegram_id(session, telegram_id)
             if user is None or user.consent_at is None:
@@ -176,4 +185,6 @@ class UserService:
             if Awaiting.decode(user.awaiting) == expect.TIMEZONE:
                 user.awaiting = None
             await apply_zone(session, user, zone, self.clock.now())
-        return ZoneResult(zone, local_time(zone, self.clock.now()))
+        return ZoneResult(
+            zone, local_time(zone, self.clock.now()), reading.choices, reading.fixed_offset
+        )

@@ -4,7 +4,8 @@
     r:<checkin>:go|new            resume an open check-in, or start again
     n:<checkin>:add|x|rm          add a note to a finished check-in, stop adding one, or remove it
     o:yes|no                      consent
-    tz:<zone>|tz:?                a time zone from the short list, or "type it"
+    tz:<zone>|tz:?                a time zone (the short list, or a place offered for what was
+                                  typed: any zone with a country), or "type it"
     m:<delivery>:go|s30|s60|s120|skip   a button on a reminder
     s:<action>[:<arg>]            a settings button (times, days, pause, nudge, ...)
     g:<action>[:<id>[:<nonce>]]   a caregivers button (invite, remove, sharing, accept, decline;
@@ -27,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.emergency import zone_countries
 from bot.timezones import QUICK_ZONES
 
 MAX_BYTES = 64
@@ -238,6 +240,6 @@ def decode(data: str | None) -> Tap | None:
         zone = data[3:]
         if zone == "?":
             return ZoneTap(None)
-        if zone in QUICK_ZONES:
+        if zone in QUICK_ZONES or zone in zone_countries():
             return ZoneTap(zone)
     return None

@@ -141,15 +141,31 @@ async def zone_typed(update: Update, context: Context, text: str, language: str)
     user_id, _, _ = who(update)
     result = await services.users.set_timezone(user_id, text)
     message = message_of(update)
+    catalog = services.catalog
+    if result.zone is None and result.choices:
+        # An abbreviation or a half-hour offset: a place follows summer time, so ask which.
+        if result.abbreviation:
+            ask = catalog.text("tz.abbreviation", language, abbreviation=result.abbreviation)
+        else:
+            ask = catalog.text("tz.offset_pick", language, offset=result.fixed_offset)
+        text_, keyboard = views.zone_choices(catalog, language, ask, result.choices)
+        await message.reply_text(text_, reply_markup=keyboard)
+        return
     if result.zone is None:
         # Not understood: say so, keep waiting, and offer the short list again.
-        _, keyboard = views.zones(services.catalog, language, "tz.choose")
-        unknown = services.catalog.text("tz.unknown", language, zone=text[:40])
+        _, keyboard = views.zones(catalog, language, "tz.choose")
+        unknown = catalog.text("tz.unknown", language, zone=text[:40])
         await message.reply_text(unknown, reply_markup=keyboard)
         return
-    await message.reply_text(
-        services.catalog.text("tz.saved", language, zone=result.zone, local_time=result.local_time)
-    )
+    saved = catalog.text("tz.saved", language, zone=result.zone, local_time=result.local_time)
+    if result.fixed_offset and result.choices:
+        # Kept as typed, with the places on that offset offered: they follow summer time.
+        note = catalog.text("tz.offset_saved", language, offset=result.fixed_offset)
+        text_, keyboard = views.zone_choices(catalog, language, f"{saved}\n\n{note}",
+                                             result.choices)  # fmt: skip
+        await message.reply_text(text_, reply_markup=keyboard)
+    else:
+        await message.reply_text(saved)
     await after_zone(context, user_id, language)
 
 

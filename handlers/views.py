@@ -272,6 +272,21 @@ def zones(
     return catalog.text(text_id, lang), InlineKeyboardMarkup(rows)
 
 
+def zone_choices(catalog: Catalog, lang: str, text: str, choices: Sequence[str]) -> Rendered:
+    """Places to pick from (a typed abbreviation or UTC offset), and "Other (type it)"."""
+    buttons = [_button(place_name(z), encode(ZoneTap(z))) for z in choices]
+    rows = _rows(buttons, 2)
+    rows.append([_button(catalog.text("tz.other_button", lang), encode(ZoneTap(None)))])
+    return text, InlineKeyboardMarkup(rows)
+
+
+def place_name(zone: str) -> str:
+    """A zone as a place: "America/New_York" -> "New York (America)"."""
+    region, _, city = zone.rpartition("/")
+    city = city.replace("_", " ")
+    return f"{city} ({region.split('/')[0]})" if region else city
+
+
 def resume_offer(catalog: Catalog, lang: str, checkin_id: int) -> Rendered:
     keyboard = InlineKeyboardMarkup(
         [
