@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -54,8 +54,9 @@ class PeriodicRuns:
                 pass  # another process made it first
         self._known.add(name)
 
-    async def claim(self, name: str) -> bool:
-        """True if this process may run the job now (it is due and nobody holds it)."""
+    async def claim(self, name: str) -> datetime | None:
+        """The lease this process now holds if it may run the job (it is due and nobody holds
+        it), else None."""
         await self._ensure(name)
         now = self.clock.now()
         async with self.sessions.begin() as session:
@@ -69,14 +70,16 @@ class PeriodicRuns:
                 .values(lease_until=now + self.lease)
                 .execution_options(synchronize_session=False)
             )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return now + self.lease if getattr(result, "rowcount", 0) == 1 else None
 
-    async def release(self, name: str, interval: timedelta) -> None:
-        """The run is over: the next one is due an interval from now."""
+    async def release(self, name: str, interval: timedelta, lease: datetime) -> None:
+        """The run is over: the next one is due an interval from now. Only while this process
+        still holds its lease: after a run longer than the lease another process took it over,
+        and its lease is not ours to clear."""
         async with self.sessions.begin() as session:
             await session.execute(
                 update(PeriodicRun)
-                .where(PeriodicRun.name == name)
+                .where(PeriodicRun.name == name, PeriodicRun.lease_until == lease)
                 .values(next_run_at=self.clock.now() + interval, lease_until=None)
                 .execution_options(synchronize_session=False)
             )
@@ -84,12 +87,13 @@ class PeriodicRuns:
     async def run(self, name: str, interval: timedelta, job: Callable[[], Awaitable[None]]) -> bool:
         """Run ``job`` if this process claims it; True if it ran. A failed run counts as a run
         (it is logged), so a job that keeps failing is not tried on every tick."""
-        if not await self.claim(name):
+        lease = await self.claim(name)
+        if lease is None:
             return False
         try:
             await job()
         except Exception:
             log.exception("periodic job %s failed", name)
         finally:
-            await self.release(name, interval)
+            await self.release(name, interval, lease)
         return True

@@ -60,7 +60,8 @@ class Records:
     since: datetime | None  # local; None: everything kept
     checkins: tuple[Record, ...]  # oldest first
     outside: tuple[Raised, ...] = field(default_factory=tuple)
-    """Escalations from words typed outside any check-in."""
+    """Escalations from words typed outside any check-in, or from a check-in that started
+    before the period."""
 
     @property
     def finished(self) -> list[Record]:
@@ -115,6 +116,7 @@ async def load_records(
         query = query.where(CheckIn.started_at >= since)
         escalations = escalations.where(Escalation.created_at >= since)
     rows = (await session.scalars(query)).all()
+    loaded = {c.id for c in rows}
     by_checkin: dict[int, list[Raised]] = {}
     outside: list[Raised] = []
     for escalation in await session.scalars(escalations.order_by(Escalation.created_at)):
@@ -123,7 +125,9 @@ async def load_records(
             escalation.tier,
             tuple(escalation.findings.split()) if escalation.findings else (),
         )
-        if escalation.checkin_id is None:
+        if escalation.checkin_id is None or escalation.checkin_id not in loaded:
+            # Typed outside a check-in, or from one that started before the period: never
+            # dropped from the list of escalations.
             outside.append(raised)
         else:
             by_checkin.setdefault(escalation.checkin_id, []).append(raised)

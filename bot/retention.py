@@ -73,8 +73,11 @@ class RetentionService:
             people = (
                 await session.execute(select(User.id, User.keep_days).where(User.keep_days > 0))
             ).all()
-            for user_id, days in people:
-                if days:
+        for user_id, days in people:
+            # One short transaction per person: on SQLite's one connection, nobody's tap (or
+            # red-flag advice) waits for the whole job.
+            if days:
+                async with self.sessions.begin() as session:
                     deleted += await _forget(session, user_id, now - timedelta(days=days))
         if people:
             log.info("retention: %d check-ins of %d people deleted", deleted, len(people))

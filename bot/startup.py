@@ -38,8 +38,16 @@ def database_problem(exc: BaseException, settings: Settings) -> ConfigError | No
     if url.get_backend_name() == "sqlite":
         where = settings.sqlite_file
         for e in chain:
-            if isinstance(e, PermissionError | sqlite3.DatabaseError) or (
-                isinstance(e, OSError) and e.errno is not None
+            message = str(e).lower()
+            unusable = isinstance(e, sqlite3.DatabaseError) and any(
+                words in message
+                for words in ("unable to open", "readonly", "read-only", "not a database",
+                              "disk i/o", "malformed", "permission")
+            )  # fmt: skip
+            if (
+                unusable
+                or isinstance(e, PermissionError)
+                or (isinstance(e, OSError) and e.errno is not None)
             ):
                 return ConfigError(
                     f"Cannot open or write the SQLite database at {where} ({type(e).__name__}: "

@@ -198,7 +198,11 @@ def read_zone(text: str, now: datetime) -> ZoneReading:
     name = lowered.replace(" ", "_")
     zone = _by_lower_name().get(name) or _by_city().get(name.replace("_", " "))
     zone = zone or CITY_NAMES.get(" ".join(lowered.replace("_", " ").split()))
-    return ZoneReading(canonical(zone)) if zone else ZoneReading()
+    if zone is None:
+        return ZoneReading()
+    # A zone a country has in zone.tab stays as it is (tzdata links some to another country's
+    # zone: Europe/Oslo to Europe/Berlin); only other aliases become their canonical zone.
+    return ZoneReading(zone if zone in zone_countries() else canonical(zone))
 
 
 def parse_zone(text: str) -> str | None:

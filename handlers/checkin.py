@@ -222,7 +222,12 @@ async def _after_text(
         reply_id = "text.noted"
     else:
         reply_id = "help"
-    await context.bot.send_message(chat_id, catalog.text(reply_id, lang))
+    reply = catalog.text(reply_id, lang)
+    if lang not in catalog.red_flag_sources:
+        # Words in this language are not read for warning signs yet: said every time, with
+        # what to do instead, so nobody believes a typed warning sign was heard.
+        reply = f"{catalog.text('text.not_read', lang)}\n\n{reply}"
+    await context.bot.send_message(chat_id, reply)
 
 
 async def _freeze_message(context: Context, chat_id: int, message_id: int, lang: str) -> None:

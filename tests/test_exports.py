@@ -253,3 +253,26 @@ async def test_a_caregiver_downloads_files_only_while_the_patient_allows_it(
     assert "📄 Pat's files" not in bot.screen(sam).labels()
     await bot.tap(sam, "e:pdf:30:1", refused)
     assert "not shared with you" in bot.screen(sam).text
+
+
+async def test_an_escalation_from_a_check_in_begun_before_the_period_is_kept(
+    bot: Harness, pat: Person
+) -> None:
+    """A check-in started a minute before the period and escalated a minute into it: the
+    escalation is in the report all the same (listed with the warning signs typed outside)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    await onboard(bot, pat)
+    berlin = ZoneInfo("Europe/Berlin")
+    today = bot.clock.now().astimezone(berlin).date()
+    since = datetime.combine(today - timedelta(days=29), datetime.min.time(), berlin)
+    now = bot.clock.now()
+    bot.clock.set(since - timedelta(minutes=1))
+    await up_to_warnings(bot, pat)
+    bot.clock.set(since + timedelta(minutes=1))
+    await bot.press(pat, FEVER, CHEST, DONE)  # urgent advice, inside the period
+    bot.clock.set(now)
+    sent = await export_file(bot, pat, PDF, "Last 30 days")
+    _, text = pdf_pages(sent.document or b"")
+    assert "Urgent: get medical advice today" in text

@@ -97,3 +97,16 @@ async def test_the_language_can_be_changed_in_settings(bot: Harness, pat: Person
     assert bot.screen(pat).text.startswith(CATALOG.text("settings.title", "de"))
     await bot.send(pat, "/help")
     assert bot.screen(pat).text.startswith(CATALOG.text("help", "de").split("\n")[0])
+
+
+async def test_german_words_are_said_to_be_unread_until_there_is_a_german_reader(
+    bot: Harness,
+) -> None:
+    """No German red-flag terms yet: every reply to typed German says so and what to do."""
+    if "de" in CATALOG.red_flag_sources:
+        pytest.skip("German typed words are read: covered by the free-text tests")
+    greta = Person(4713, "Greta", "de")
+    await bot.send(greta, "/start")
+    await bot.press(greta, CATALOG.text("start.consent_button", "de"), "Berlin")
+    await bot.send(greta, "ich kann seit heute morgen nicht mehr pinkeln")
+    assert bot.screen(greta).text.startswith(CATALOG.text("text.not_read", "de"))

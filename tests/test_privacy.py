@@ -105,3 +105,20 @@ async def test_the_daily_job_deletes_what_is_older_than_chosen_in_every_table(
     assert bot.screen(sam).labels() == ["Pat", "Stop following Pat"]
     # Claimed once: run again at once, it does not run (the next run is a day on).
     assert not await bot.services.periodic.claim("retention")
+
+
+async def test_a_run_longer_than_its_lease_does_not_clear_the_next_holder(bot: Harness) -> None:
+    """Instance A's run outlives its lease; B takes the job over; A finishing must leave B's
+    lease in place, so the two never run it at once again."""
+    from bot.periodic import PeriodicRuns
+
+    runs = bot.services.periodic
+    other = PeriodicRuns(bot.services.sessions, bot.clock)
+    first = await runs.claim("job")
+    assert first is not None and await other.claim("job") is None
+    bot.clock.advance(minutes=16)  # past the 15-minute lease
+    second = await other.claim("job")
+    assert second is not None
+    await runs.release("job", timedelta(hours=1), first)  # A finishes late
+    bot.clock.advance(minutes=1)
+    assert await runs.claim("job") is None  # B still holds it

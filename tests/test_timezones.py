@@ -28,6 +28,10 @@ SUMMER = datetime(2026, 7, 1, 12, tzinfo=UTC)
         ("new york", "America/New_York"), ("Europe/Berlin", "Europe/Berlin"),
         ("asia/calcutta", "Asia/Kolkata"), ("US/Eastern", "America/New_York"),
         ("utc", "UTC"), ("UTC+2", "Etc/GMT-2"), ("gmt-5", "Etc/GMT+5"),
+        # A country's own zone stays its own, even where tzdata links it to a neighbour's:
+        # the country, and so the emergency number, must not change.
+        ("Oslo", "Europe/Oslo"), ("Reykjavik", "Atlantic/Reykjavik"),
+        ("Europe/Zagreb", "Europe/Zagreb"), ("ljubljana", "Europe/Ljubljana"),
     ],
 )  # fmt: skip
 def test_a_typed_place_or_name_is_one_zone(typed: str, zone: str) -> None:
