@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import configure_logging
@@ -115,7 +116,7 @@ def _healthcheck(settings: Settings) -> int:
 DEFAULT_CORPUS = "tests/corpus/free_text_en.yaml"
 
 
-def _triage_eval(corpus: str, verbose: bool) -> int:
+def _triage_eval(corpus: str, verbose: bool, language: str = "en") -> int:
     from pathlib import Path
 
     from bot.free_text import reader
@@ -125,7 +126,19 @@ def _triage_eval(corpus: str, verbose: bool) -> int:
     if not path.is_file():
         print(f"error: no corpus at {corpus}", file=sys.stderr)
         return 2
-    report = evaluate(reader("en"), load_corpus(path))
+    try:
+        if language == "all":
+            # As the bot reads: with every language's terms at once.
+            from bot.free_text import Readers
+            from content.loader import default_catalog
+
+            read: Any = Readers(default_catalog().red_flag_sources)
+        else:
+            read = reader(language)
+    except FileNotFoundError:
+        print(f"error: no content/{language}/red_flag_terms.yaml", file=sys.stderr)
+        return 2
+    report = evaluate(read, load_corpus(path))
     print(format_report(report, verbose))
     return 0 if report.meets_targets else 1
 
@@ -156,12 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     evaluation.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS)
     evaluation.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    evaluation.add_argument(
+        "--language",
+        default="en",
+        help="the terms to read with: content/LANGUAGE (default en), or all (as the bot reads)",
+    )
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     if args.command == "triage-eval":
-        return _triage_eval(args.corpus, args.verbose)
+        return _triage_eval(args.corpus, args.verbose, args.language)
     if args.command == "demo":
         from bot import demo
 

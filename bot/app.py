@@ -35,7 +35,7 @@ from bot.config import ConfigError, Settings
 from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
-from bot.free_text import reader
+from bot.free_text import Readers, reader
 from bot.health import Health
 from bot.history import HistoryService
 from bot.metrics import Metrics
@@ -110,7 +110,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, time.monotonic),
         text=TextIntake(
             checkins,
-            lambda text: reader("en").read(text),
+            Readers(catalog.red_flag_sources).read,
             note_max_chars=settings.note_max_chars,
         ),
         reminders=ReminderService(sessions, clock, nudge_minutes=settings.nudge_minutes),
@@ -333,8 +333,9 @@ async def _post_init(app: BotApp) -> None:
                 "port, or 0 to turn them off."
             ) from None
     log.info("running on the %s event loop", type(asyncio.get_running_loop()).__module__)
-    # Build the free-text reader now (about a second), not on a patient's first message.
-    await asyncio.to_thread(reader, "en")
+    # Build the free-text readers now (about a second each), not on a patient's first message.
+    for language in catalog.red_flag_sources:
+        await asyncio.to_thread(reader, language)
     # The command menu in each language, for private chats (the only place the bot works);
     # English is also the default for every other language.
     private = BotCommandScopeAllPrivateChats()

@@ -12,9 +12,10 @@ logs every token through loguru) is not used; spaCy's rule-based sentencizer is.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from typing import Any
 
@@ -65,26 +66,62 @@ _CONTRACTIONS = (
 _COMPILED = tuple((re.compile(p), r) for p, r in _CONTRACTIONS)
 
 
-def normalise(text: str) -> str:
+_DE_CONTRACTIONS = (
+    (r"([!?]+|\.\.+)(?=[^\W\d_])", r"\1 "),  # "gestürzt!!!kann" -> "gestürzt!!! kann"
+    (r"\b(li|re|bds)\.(?=\s)", lambda m: {"li": "links", "re": "rechts", "bds": "beidseits"}[m[1]]),
+    (r"\b(\w+)'s\b", r"\1 es"),  # "hab's", "geht's" -> "hab es", "geht es"
+)
+
+
+def normalise(text: str, language: str = "en") -> str:
     """Lower case, straight apostrophes, and contractions spelt out ("can't" -> "can not"), so
-    patterns need one spelling of each negation."""
+    patterns need one spelling of each negation. German also folds umlauts (``FOLDS``): "Gefühl"
+    and "Gefuehl" are both "gefuehl"; "ß" stays."""
+    if language != "en":
+        text = unicodedata.normalize("NFC", text)
     lowered = text.lower().replace("’", "'").replace("`", "'")
-    for pattern, replacement in _COMPILED:
+    for letter, spelling in FOLDS.get(language, ()):
+        lowered = lowered.replace(letter, spelling)
+    for pattern, replacement in _CONTRACTIONS_BY_LANGUAGE.get(language, ()):
         lowered = pattern.sub(replacement, lowered)
     return lowered
+
+
+_CONTRACTIONS_BY_LANGUAGE: dict[str, tuple[tuple[re.Pattern[str], Any], ...]] = {
+    "en": _COMPILED,
+    "de": tuple((re.compile(p), r) for p, r in _DE_CONTRACTIONS),
+}
+FOLDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "de": (("ä", "ae"), ("ö", "oe"), ("ü", "ue")),
+}
+"""Letters a language spells one way in text and terms alike."""
+PLAIN: dict[str, tuple[tuple[str, str], ...]] = {
+    "de": (("ä", "a"), ("ö", "o"), ("ü", "u"), ("ß", "ss")),
+}
+"""Other spellings that a word of the terms file written with these letters also matches (typed
+without umlauts: "fuhle", "fusse"). A word written without them ("wuerde") matches only itself."""
 
 
 MAX_EXPANSIONS = 1024
 GAP_STOPS = ("not", "no", "never", "nor", "but", ".", "!", "?", ";", ",")
 """Words a ``*N`` gap never skips: "legs * numb" must not match "legs are not numb", and a
 pattern must not run on from one clause into the next (and swallow its "long gone")."""
+GAP_STOPS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
+    "en": GAP_STOPS,
+    "de": (
+        *("nicht", "nich", "net", "ned", "nit", "noed", "nimmer", "nie", "niemals", "weder"),
+        *("kein", "keine", "keinen", "keinem", "keiner", "keines", "keins", "koa", "koan"),
+        *("kee", "keen", "keene", "aber", "doch", "sondern", "jedoch"),
+        *(".", "!", "?", ";", ","),
+    ),
+}
 
 
 _WORD_CLASS = re.compile(r"@(\w+)")
 
 
 def compile_patterns(
-    spec: str, words: Mapping[str, str] | None = None
+    spec: str, words: Mapping[str, str] | None = None, gap_stops: Iterable[str] = GAP_STOPS
 ) -> list[list[dict[str, Any]]]:
     """A pattern written compactly in the terms file, as spaCy token patterns:
 
@@ -92,7 +129,8 @@ def compile_patterns(
     choices; ``re:^pee`` one word matching the regex; a trailing ``?`` makes the slot optional;
     a leading ``^`` means the slot starts a sentence; ``@name`` stands for the word class
     ``name`` of the terms file (``words``); ``*N`` skips up to N words, but never a negation,
-    "but" or a comma (``GAP_STOPS``). Phrases expand into one pattern each.
+    "but" or a comma (``gap_stops``, by default ``GAP_STOPS``). Phrases expand into one pattern
+    each.
     """
     for _ in range(5):
         expanded = _WORD_CLASS.sub(lambda m: _word_class(m.group(1), words), spec)
@@ -102,7 +140,7 @@ def compile_patterns(
     patterns: list[list[dict[str, Any]]] = [[]]
     for part in spec.split():
         if part.startswith("*") and part[1:].isdigit():
-            gap = {"LOWER": {"NOT_IN": list(GAP_STOPS)}, "OP": f"{{0,{int(part[1:])}}}"}
+            gap = {"LOWER": {"NOT_IN": list(gap_stops)}, "OP": f"{{0,{int(part[1:])}}}"}
             for pattern in patterns:
                 pattern.append(dict(gap))
             continue
@@ -171,9 +209,46 @@ class Terms:
     is not excluded, and no full pattern of that sign did, the sign is asked about (UNCERTAIN)."""
 
 
+def spell(spec: str, language: str) -> str:
+    """A pattern of the terms file with its words spelt as ``normalise`` spells text: letters
+    folded (``FOLDS``), and every word written with a letter of ``PLAIN`` also in its plain
+    spellings ("fühle" -> "fuehle|fuehle|fuhle"). Regexes are folded only."""
+    folds, plain = FOLDS.get(language, ()), PLAIN.get(language, ())
+    if not folds and not plain:
+        return spec
+
+    def fold(word: str, table: Iterable[tuple[str, str]]) -> str:
+        for letter, spelling in table:
+            word = word.replace(letter, spelling)
+        return word
+
+    def spellings(choice: str) -> list[str]:
+        if choice.startswith("@") or not any(letter in choice for letter, _ in plain):
+            return [fold(choice, folds)]
+        sharp = [(k, v) for k, v in plain if k == "ß"]
+        umlauts = [(k, v) for k, v in plain if k != "ß"]
+        found = [fold(choice, table) for table in (folds, umlauts, [*folds, *sharp], plain)]
+        return list(dict.fromkeys(found))
+
+    parts = []
+    for part in spec.split():
+        start = "^" if part.startswith("^") and len(part) > 1 else ""
+        body = part[len(start) :]
+        end = "?" if body.endswith("?") and len(body) > 1 else ""
+        body = body[: len(body) - len(end)]
+        if body.startswith("re:") or (body.startswith("*") and body[1:].isdigit()):
+            parts.append(start + fold(body, folds) + end)
+        else:
+            choices = [s for c in body.split("|") for s in spellings(c)]
+            parts.append(start + "|".join(dict.fromkeys(choices)) + end)
+    return " ".join(parts)
+
+
 def load_terms(language: str = "en") -> Terms:
     path = resources.files("content") / language / "red_flag_terms.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if language in FOLDS or language in PLAIN:
+        raw = _spelt(raw, language)
     targets = {str(k): tuple(v) for k, v in raw["targets"].items()}
     unknown = set(targets) - {c.value for c in Code} - HELPER_LABELS
     if unknown:
@@ -184,6 +259,23 @@ def load_terms(language: str = "en") -> Terms:
     if unknown:
         raise ValueError(f"content/{language}/red_flag_terms.yaml: unknown cue labels {unknown}")
     return Terms(language, str(raw["source"]), targets, tuple(raw["modifiers"]), words, cues)
+
+
+def _spelt(raw: dict[str, Any], language: str) -> dict[str, Any]:
+    """The terms file with every pattern spelt as the language's text is (``spell``)."""
+    raw = dict(raw)
+    for section in ("targets", "cues"):
+        raw[section] = {
+            k: [spell(str(s), language) for s in v] for k, v in (raw.get(section) or {}).items()
+        }
+    raw["words"] = {
+        k: spell(" ".join(str(v).split()), language) for k, v in (raw.get("words") or {}).items()
+    }
+    raw["modifiers"] = [
+        {**rule, "pattern": spell(rule.get("pattern", rule["literal"].replace(" ", "_")), language)}
+        for rule in raw["modifiers"]
+    ]
+    return raw
 
 
 _EXCLUDING = {
@@ -247,6 +339,8 @@ class TextReader:
         from medspacy.ner import TargetRule
 
         self.terms = terms
+        stops = GAP_STOPS_BY_LANGUAGE[terms.language]
+        not_about_me = partial(_not_about_me, speaker=SPEAKERS[terms.language])
         nlp = spacy.blank(terms.language)
         nlp.add_pipe("sentencizer")
         matcher: Any = nlp.add_pipe(
@@ -258,7 +352,7 @@ class TextReader:
                 TargetRule(spec, label, pattern=pattern)
                 for label, specs in terms.targets.items()
                 for spec in specs
-                for pattern in compile_patterns(spec, terms.words)
+                for pattern in compile_patterns(spec, terms.words, stops)
             ]
         )
         cue_matcher: Any = nlp.add_pipe(
@@ -270,7 +364,7 @@ class TextReader:
             TargetRule(spec, _CUE_PREFIX + label, pattern=pattern)
             for label, specs in terms.cues.items()
             for spec in specs
-            for pattern in compile_patterns(spec, terms.words)
+            for pattern in compile_patterns(spec, terms.words, stops)
         ]
         if cue_rules:
             cue_matcher.add(cue_rules)
@@ -296,11 +390,11 @@ class TextReader:
                     terminated_by=set(rule.get("terminated_by", ())),
                     allowed_types=_optional_set(rule.get("allowed_types")),
                     excluded_types=_optional_set(rule.get("excluded_types")),
-                    on_modifies=_not_about_me if rule["category"] == "FAMILY" else None,
+                    on_modifies=not_about_me if rule["category"] == "FAMILY" else None,
                 )
                 for rule in terms.modifiers
                 for pattern in compile_patterns(
-                    rule.get("pattern", rule["literal"].replace(" ", "_")), terms.words
+                    rule.get("pattern", rule["literal"].replace(" ", "_")), terms.words, stops
                 )
             ]
         )
@@ -310,7 +404,7 @@ class TextReader:
         """Every warning sign mentioned, each with how certain it is that the patient has it
         now. A sign mentioned both ways counts as present: a denial never outweighs a report. A
         sign only hinted at by a cue, not excluded, is asked about (UNCERTAIN, reason "cue")."""
-        normalised = normalise(text).rstrip()
+        normalised = normalise(text, self.terms.language).rstrip()
         if normalised and normalised[-1] not in ".!?;:":
             normalised += " ."  # a pattern may end at the end of the message ("... and went down")
         doc = self.nlp.make_doc(normalised)
@@ -398,7 +492,124 @@ def _without_look_alikes(spans: list[Any]) -> list[Any]:
     ]
 
 
-def _not_about_me(target: Any, modifier: Any, _between: Any) -> bool:
+GROUPS = frozenset({"ms", "group", "support", "class", "club", "team", "church", "family"})
+"""After "my", words that name a group the other person belongs to ("a lady in my MS group")."""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """The words by which a patient speaks of themself, per language (see ``_not_about_me``)."""
+
+    first_person: frozenset[str]
+    i: frozenset[str]
+    i_verbs: frozenset[str]
+    my: frozenset[str]
+    groups: frozenset[str]
+
+
+_DE_MY = frozenset({"mein", "meine", "meinen", "meinem", "meiner", "meines"})
+SPEAKERS = {
+    "en": Speaker(FIRST_PERSON, frozenset({"i"}), I_VERBS, frozenset({"my"}), GROUPS),
+    "de": Speaker(
+        first_person=_DE_MY | {"meins", "mir", "mich", "mei", "meim", "meina"},
+        i=frozenset({"ich", "i", "ick", "isch", "ech", "ik"}),
+        i_verbs=frozenset(
+            [
+                "bin",
+                "bins",
+                "hab",
+                "habe",
+                "hob",
+                "hatte",
+                "haette",
+                "hatt",
+                "war",
+                "waer",
+                "kann",
+                "konnte",
+                "koennte",
+                "kriege",
+                "krieg",
+                "bekomme",
+                "fuehle",
+                "fuehl",
+                "fuhle",
+                "spuere",
+                "spuer",
+                "spure",
+                "merke",
+                "merk",
+                "muss",
+                "musste",
+                "werde",
+                "wurde",
+                "selbst",
+                "selber",
+                "auch",
+                "lalle",
+                "nuschle",
+                "nuschel",
+                "rede",
+                "red",
+                "spreche",
+                "sprech",
+                "sehe",
+                "seh",
+                "komme",
+                "komm",
+                "kam",
+                "falle",
+                "fall",
+                "fiel",
+                "stolpere",
+                "knicke",
+                "kippe",
+                "haenge",
+                "schaffe",
+                "schaff",
+                "pinkle",
+                "pinkel",
+                "mache",
+                "mach",
+                "habs",
+                "jetzt",
+                "gerade",
+                "grad",
+                "heute",
+                "eben",
+                "wirklich",
+                "echt",
+            ]
+        ),
+        my=_DE_MY,
+        groups=frozenset(
+            [
+                "ms",
+                "ms-gruppe",
+                "gruppe",
+                "selbsthilfegruppe",
+                "shg",
+                "reha",
+                "reha-gruppe",
+                "kurs",
+                "verein",
+                "team",
+                "familie",
+                "kirche",
+                "gemeinde",
+                "klasse",
+                "chor",
+                "forum",
+                "ms-forum",
+            ]
+        ),
+    ),
+}
+
+
+def _not_about_me(
+    target: Any, modifier: Any, _between: Any, speaker: Speaker = SPEAKERS["en"]
+) -> bool:
     """Someone else's sign, unless the patient speaks of themself in the sign or between it and
     the person named: "my husband says my face is drooping", "me and my wife tried ..."."""
     doc = target.doc
@@ -408,23 +619,23 @@ def _not_about_me(target: Any, modifier: Any, _between: Any) -> bool:
         between = doc[target.end : modifier.start]
     else:
         between = doc[0:0]
-    if target.start > 0 and doc[target.start - 1].lower_ in FIRST_PERSON:
+    if target.start > 0 and doc[target.start - 1].lower_ in speaker.first_person:
         return False  # "my legs have no strength in them"
     tokens = [*between, *target]
     return not any(
-        (t.lower_ in FIRST_PERSON and not _my_group(t))
-        or (t.lower_ == "i" and t.i + 1 < len(doc) and doc[t.i + 1].lower_ in I_VERBS)
+        (t.lower_ in speaker.first_person and not _my_group(t, speaker))
+        or (t.lower_ in speaker.i and t.i + 1 < len(doc) and doc[t.i + 1].lower_ in speaker.i_verbs)
         for t in tokens
     )
 
 
-GROUPS = frozenset({"ms", "group", "support", "class", "club", "team", "church", "family"})
-"""After "my", words that name a group the other person belongs to ("a lady in my MS group")."""
-
-
-def _my_group(token: Any) -> bool:
+def _my_group(token: Any, speaker: Speaker = SPEAKERS["en"]) -> bool:
     doc = token.doc
-    return token.lower_ == "my" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ in GROUPS
+    return (
+        token.lower_ in speaker.my
+        and token.i + 1 < len(doc)
+        and doc[token.i + 1].lower_ in speaker.groups
+    )
 
 
 def _certainty(ent: Any) -> tuple[Certainty, str]:
@@ -466,6 +677,18 @@ def _resolve_chest(labels: dict[str, tuple[Certainty, str]]) -> None:
         labels[Code.CHEST.value] = _best(candidates)
     elif candidates:
         labels[Code.CHEST.value] = _best([labels[Code.CHEST.value], *candidates])
+
+
+class Readers:
+    """Every language's reader at once: a message is read with each, since people type in the
+    language they think in, whatever the bot speaks to them. A sign found present by any reader
+    is present (a denial never outweighs a report)."""
+
+    def __init__(self, languages: Iterable[str]) -> None:
+        self.readers = tuple(reader(language) for language in languages)
+
+    def read(self, text: str) -> tuple[Finding, ...]:
+        return tuple(finding for r in self.readers for finding in r.read(text))
 
 
 @cache

@@ -1,8 +1,8 @@
 """Evaluate the free-text reader on a labelled corpus: sensitivity and false alarms per category.
 
-``python -m bot triage-eval [corpus.yaml]`` prints one line per warning sign and per kind of
-harmless text, and exits non-zero when a target is missed. The corpus format is described at the
-top of ``tests/corpus/free_text_en.yaml``.
+``python -m bot triage-eval [corpus.yaml] [--language de]`` prints one line per warning sign and
+per kind of harmless text, and exits non-zero when a target is missed. The corpus format is
+described at the top of ``tests/corpus/free_text_en.yaml`` (German: ``free_text_de.yaml``).
 """
 
 from __future__ import annotations

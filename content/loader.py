@@ -116,6 +116,9 @@ class Catalog:
     red_flag_sources: dict[str, str]
     """language -> the source of its red-flag terms (the terms are read by bot/free_text.py)."""
     emergency_numbers: dict[str, str]
+    red_flag_drafts: frozenset[str] = frozenset()
+    """Languages whose red-flag terms are marked ``status: draft`` (below the sensitivity
+    target on held-out text): the bot reads them and says it may miss some."""
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -182,6 +185,7 @@ def load_catalog(root: resources.abc.Traversable | None = None) -> Catalog:
     messages: dict[str, dict[str, Message]] = {}
     snippets: dict[str, tuple[Snippet, ...]] = {}
     red_sources: dict[str, str] = {}
+    drafts: set[str] = set()
     for folder in sorted(base.iterdir(), key=lambda p: p.name):
         if not folder.is_dir() or folder.name.startswith(("_", ".")):
             continue
@@ -203,12 +207,15 @@ def load_catalog(root: resources.abc.Traversable | None = None) -> Catalog:
                     f"{lang}/red_flag_terms.yaml: needs source, targets and modifiers"
                 )
             red_sources[lang] = str(terms["source"])
+            if terms.get("status") == "draft":
+                drafts.add(lang)
     catalog = Catalog(
         sources=sources,
         questionnaire=questionnaire,
         messages=messages,
         snippets=snippets,
         red_flag_sources=red_sources,
+        red_flag_drafts=frozenset(drafts),
         emergency_numbers=emergency.numbers,
     )
     _cross_check(catalog, emergency.source)

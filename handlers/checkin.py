@@ -223,10 +223,11 @@ async def _after_text(
     else:
         reply_id = "help"
     reply = catalog.text(reply_id, lang)
-    if lang not in catalog.red_flag_sources:
-        # Words in this language are not read for warning signs yet: said every time, with
-        # what to do instead, so nobody believes a typed warning sign was heard.
-        reply = f"{catalog.text('text.not_read', lang)}\n\n{reply}"
+    if lang not in catalog.red_flag_sources or lang in catalog.red_flag_drafts:
+        # Words in this language are not read for warning signs yet (or may be missed): said
+        # every time, with what to do instead, so nobody believes a warning sign was heard.
+        caveat = "text.not_read" if lang not in catalog.red_flag_sources else "text.partly_read"
+        reply = f"{catalog.text(caveat, lang)}\n\n{reply}"
     await context.bot.send_message(chat_id, reply)
 
 

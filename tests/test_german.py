@@ -99,14 +99,31 @@ async def test_the_language_can_be_changed_in_settings(bot: Harness, pat: Person
     assert bot.screen(pat).text.startswith(CATALOG.text("help", "de").split("\n")[0])
 
 
-async def test_german_words_are_said_to_be_unread_until_there_is_a_german_reader(
+async def test_german_words_are_read_and_german_speakers_told_some_may_be_missed(
     bot: Harness,
 ) -> None:
-    """No German red-flag terms yet: every reply to typed German says so and what to do."""
-    if "de" in CATALOG.red_flag_sources:
-        pytest.skip("German typed words are read: covered by the free-text tests")
+    """The German terms are a draft (held-out sensitivity below target, docs/triage-eval.md):
+    typed German is read and escalated where recognised, and every other reply to typed text
+    says that some warning signs may be missed, with what to do instead."""
+    assert "de" in CATALOG.red_flag_drafts
     greta = Person(4713, "Greta", "de")
     await bot.send(greta, "/start")
     await bot.press(greta, CATALOG.text("start.consent_button", "de"), "Berlin")
+    for _ in range(3):
+        await bot.press(greta, CATALOG.text("profile.no", "de"))
     await bot.send(greta, "ich kann seit heute morgen nicht mehr pinkeln")
-    assert bot.screen(greta).text.startswith(CATALOG.text("text.not_read", "de"))
+    advice = [m.text for m in bot.api.chat(greta.chat_id) if m.text.startswith("<b>🚨")]
+    assert advice and "112" in advice[-1]
+    await bot.send(greta, "heute war ein ruhiger tag")
+    assert bot.screen(greta).text.startswith(CATALOG.text("text.partly_read", "de"))
+
+
+def test_the_german_development_corpus_meets_the_targets() -> None:
+    from pathlib import Path
+
+    from bot.free_text import Readers
+    from bot.triage_eval import evaluate, load_corpus
+
+    corpus = Path(__file__).parent / "corpus" / "free_text_de.yaml"
+    report = evaluate(Readers(CATALOG.red_flag_sources), load_corpus(corpus))
+    assert report.meets_targets
