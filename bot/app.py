@@ -32,6 +32,7 @@ from bot.chart import shared_worker
 from bot.checkin_service import CheckinService
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
+from bot.digests import DigestService
 from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
@@ -88,6 +89,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
     sessions = create_sessionmaker(db_engine)
     metrics = Metrics()
     charts = shared_worker()
+    history = HistoryService(sessions, clock)
     outbox = Outbox(sessions, clock, catalog.emergency_numbers, metrics)
     checkins = CheckinService(
         sessions,
@@ -118,9 +120,10 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
             sessions,
             clock,
             catalog,
-            HistoryService(sessions, clock),
+            history,
             invite_hours=settings.caregiver_invite_hours,
         ),
+        digests=DigestService(sessions, clock, history),
         data=DataService(sessions, clock, catalog, checkins.engine, charts),
         charts=charts,
         periodic=PeriodicRuns(sessions, clock),

@@ -12,6 +12,7 @@ from bot.checkin import Engine
 from bot.checkin_service import CheckinService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.digests import DigestService
 from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
@@ -41,6 +42,8 @@ class Services:
     flood: FloodGuard
     reminders: ReminderService
     caregivers: CaregiverService
+    digests: DigestService
+    """Missed-check-in alerts and weekly summaries for caregivers (bot/digests.py)."""
     data: DataService
     charts: ChartWorker
     """Draws history charts in a worker process (bot/chart.py)."""

@@ -296,7 +296,7 @@ async def _send_each(
 
     async def one(recipient: Recipient) -> None:
         nonlocal sent
-        if not await services.caregivers.still_linked(recipient.link_id):
+        if not await services.digests.still_linked(recipient.link_id):
             return
         try:
             await context.bot.send_message(recipient.chat_id, text_for[recipient.language])
@@ -314,9 +314,9 @@ async def digests(context: Context) -> None:
     """Missed-check-in alerts and weekly summaries that are due (a periodic job)."""
     services = context.services
     catalog = services.catalog
-    for patient_id, kind, days, recipients in await services.caregivers.due_digests():
+    for patient_id, kind, days, recipients in await services.digests.due_digests():
         if kind == "missed":
-            name = await services.caregivers.patient_name(patient_id)
+            name = await services.digests.patient_name(patient_id)
             texts = {
                 lang: catalog.text("alert.missed", lang, name=name, days=days)
                 for lang in {r.language for r in recipients}
@@ -324,7 +324,7 @@ async def digests(context: Context) -> None:
             await _send_each(context, recipients, texts)
             continue
         for recipient in recipients:
-            view = await services.caregivers.summary_for(patient_id, recipient)
+            view = await services.digests.summary_for(patient_id, recipient)
             if view is None:
                 continue
             try:
