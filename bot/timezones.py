@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -203,12 +203,6 @@ def read_zone(text: str, now: datetime) -> ZoneReading:
     # A zone a country has in zone.tab stays as it is (tzdata links some to another country's
     # zone: Europe/Oslo to Europe/Berlin); only other aliases become their canonical zone.
     return ZoneReading(zone if zone in zone_countries() else canonical(zone))
-
-
-def parse_zone(text: str) -> str | None:
-    """An IANA zone for what was typed, when it means exactly one (see :func:`read_zone`)."""
-    reading = read_zone(text, datetime.now(UTC))
-    return reading.zone if reading.abbreviation is None else None
 
 
 def local_time(zone: str, now: datetime) -> str:
