@@ -301,50 +301,44 @@ class CaregiverService:
         """Remove a caregiver at once: who they are and how to tell them; None if not this
         patient's link, or :data:`STALE` if the button was drawn for an earlier link of the same
         two people (the caregiver was removed and invited again since): then nothing changes."""
-        now = self.clock.now()
-        async with self.sessions.begin() as session:
-            patient = await user_repo.by_telegram_id(session, patient_tg)
-            link = await session.get(CaregiverLink, link_id)
-            if patient is None or link is None or link.patient_id != patient.id:
-                return None
-            if nonce != link_nonce(link.created_at):
-                return STALE
-            now_ended = link.revoked_at is None
-            if now_ended:
-                link.revoked_at = now
-                log.info("caregiver link %s removed", link_id)
-            caregiver = await session.get(User, link.caregiver_id)
-            return Ended(
-                name_of(caregiver) if caregiver else "",
-                caregiver.chat_id if caregiver else None,
-                caregiver.language if caregiver else "en",
-                name_of(patient),
-                now_ended,
-            )
+        return await self._end(patient_tg, link_id, nonce, by_patient=True)
 
     async def stop_following(
         self, caregiver_tg: int, link_id: int, nonce: str = ""
     ) -> Ended | str | None:
         """The caregiver's own way out: the link ends at once and no alert follows. As
         :meth:`remove`, from the other side."""
+        return await self._end(caregiver_tg, link_id, nonce, by_patient=False)
+
+    async def _end(
+        self, telegram_id: int, link_id: int, nonce: str, *, by_patient: bool
+    ) -> Ended | str | None:
+        """End a link from one side (the patient's, or the caregiver's); a link already ended
+        gives the same answer and ``now_ended`` False, so nobody is told twice."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            caregiver = await user_repo.by_telegram_id(session, caregiver_tg)
+            person = await user_repo.by_telegram_id(session, telegram_id)
             link = await session.get(CaregiverLink, link_id)
-            if caregiver is None or link is None or link.caregiver_id != caregiver.id:
+            mine = (
+                link is not None
+                and person is not None
+                and person.id == (link.patient_id if by_patient else link.caregiver_id)
+            )
+            if link is None or person is None or not mine:
                 return None
             if nonce != link_nonce(link.created_at):
                 return STALE
             now_ended = link.revoked_at is None
             if now_ended:
                 link.revoked_at = now
-                log.info("caregiver link %s ended by the caregiver", link_id)
-            patient = await session.get(User, link.patient_id)
+                log.info("caregiver link %s ended by the %s", link_id,
+                         "patient" if by_patient else "caregiver")  # fmt: skip
+            other = await session.get(User, link.caregiver_id if by_patient else link.patient_id)
             return Ended(
-                name_of(patient) if patient else "",
-                patient.chat_id if patient else None,
-                patient.language if patient else "en",
-                name_of(caregiver),
+                name_of(other) if other else "",
+                other.chat_id if other else None,
+                other.language if other else "en",
+                name_of(person),
                 now_ended,
             )
 
