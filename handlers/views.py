@@ -6,6 +6,7 @@ import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from babel.lists import format_list
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import locale
@@ -15,7 +16,7 @@ from bot.escalations import Advice, AlertJob
 from bot.findings import Code, encode_codes
 from bot.timezones import QUICK_ZONES
 from bot.triage import Tier
-from content.loader import Catalog
+from content.loader import Catalog, babel_locale
 from handlers.callback_data import (
     CheckinTap,
     ConsentTap,
@@ -126,7 +127,10 @@ def summary(catalog: Catalog, engine: Engine, lang: str, result: Summary) -> Ren
 def emergency_call(catalog: Catalog, lang: str, advice: Advice) -> str:
     """ "call 112", or "call your local emergency number" when the country is unknown."""
     if advice.emergency_number:
-        return catalog.text("emergency.known", lang, number=advice.emergency_number)
+        # Two official numbers ("112 or 999" in the list) are joined in the person's language.
+        numbers = [n.strip() for n in advice.emergency_number.split(" or ")]
+        either = format_list(numbers, style="or", locale=babel_locale(lang))
+        return catalog.text("emergency.known", lang, number=either)
     return catalog.text("emergency.unknown", lang)
 
 
