@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from importlib import resources
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
 
 from bot.emergency import canonical, zone_countries
+
+log = logging.getLogger(__name__)
 
 QUICK_ZONES: tuple[str, ...] = (
     "Europe/London",
@@ -119,6 +125,9 @@ class ZoneReading:
     """A UTC offset was typed ("+5:30"): the choices are the places on it now; summer time
     would not be followed by the offset itself."""
     abbreviation: str | None = None
+    place: str | None = None
+    """A typed town found in several zones (as typed, e.g. "Springfield"): the choices are
+    their zones, the most populous first."""
 
 
 @cache
@@ -171,7 +180,8 @@ def read_zone(text: str, now: datetime) -> ZoneReading:
     """What a typed time zone means: a zone name (any case, spaces for underscores; an alias
     becomes its canonical zone), a city ("Paris", "new york", "München"), an abbreviation (a
     question: "EST" has no summer time, the place has), or a UTC offset (whole hours are kept
-    as the offset, with the places on it offered; half and quarter hours are places only)."""
+    as the offset, with the places on it offered; half and quarter hours are places only);
+    failing all those, a town ("Bielefeld", "Gold Coast", "Paris, Texas"; see read_place)."""
     cleaned = text.strip()
     if not cleaned or len(cleaned) > 64:
         return ZoneReading()
@@ -199,10 +209,211 @@ def read_zone(text: str, now: datetime) -> ZoneReading:
     zone = _by_lower_name().get(name) or _by_city().get(name.replace("_", " "))
     zone = zone or CITY_NAMES.get(" ".join(lowered.replace("_", " ").split()))
     if zone is None:
-        return ZoneReading()
+        return read_place(cleaned)
     # A zone a country has in zone.tab stays as it is (tzdata links some to another country's
     # zone: Europe/Oslo to Europe/Berlin); only other aliases become their canonical zone.
     return ZoneReading(zone if zone in zone_countries() else canonical(zone))
+
+
+# Towns: a gazetteer of places with 15,000 people or more (content/places.tsv.gz, built from
+# GeoNames by tools/build_places.py; docs/scheduling.md). Read only when a typed name is none of
+# the above, and kept in memory as the sorted lines of the file, searched by bisection.
+
+PLACES_FILE = "places.tsv.gz"
+"""The gazetteer, in the ``content`` package."""
+
+MUCH_LARGER = 10
+"""A town this many times larger than its largest namesake in another zone is taken without a
+question ("Paris" is not Paris, Texas); otherwise the zones are offered."""
+
+MAX_PLACE_CHOICES = 8
+
+COUNTRY_WORDS: dict[str, str] = {
+    # Names people give their country that are not tzdata's (iso3166.tab is read as well, with
+    # the two-letter codes), in English and German.
+    "UK": "GB", "United Kingdom": "GB", "Great Britain": "GB", "England": "GB", "Scotland": "GB",
+    "Wales": "GB", "Northern Ireland": "GB", "Großbritannien": "GB", "USA": "US",
+    "United States of America": "US", "Vereinigte Staaten": "US", "Deutschland": "DE",
+    "Österreich": "AT", "Oesterreich": "AT", "Schweiz": "CH", "Suisse": "CH", "Svizzera": "CH",
+    "Holland": "NL", "The Netherlands": "NL", "Niederlande": "NL", "Frankreich": "FR",
+    "Italien": "IT", "Spanien": "ES", "Belgien": "BE", "Polen": "PL", "Dänemark": "DK",
+    "Daenemark": "DK", "Czechia": "CZ", "Tschechien": "CZ", "Irland": "IE", "Kanada": "CA",
+    "Australien": "AU", "Indien": "IN", "Schweden": "SE", "Norwegen": "NO", "Türkiye": "TR",
+    "Türkei": "TR", "Tuerkei": "TR", "Griechenland": "GR", "Ungarn": "HU", "Kroatien": "HR",
+    "South Korea": "KR", "North Korea": "KP", "Burma": "MM", "Ivory Coast": "CI",
+}  # fmt: skip
+"""Other names of countries, for "town, country" ("Paris, France", "Graz Österreich")."""
+
+_FOLD = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i",
+     "ħ": "h", "&": " and "}
+)  # fmt: skip
+_SHORT_WORDS = {"st": "saint", "ste": "sainte", "sankt": "saint", "mt": "mount", "ft": "fort"}
+_NOT_LETTERS = re.compile(r"[^a-z0-9]+")
+
+
+def place_key(text: str) -> str:
+    """A place name as the gazetteer files it: case, accents, spaces, hyphens, apostrophes and
+    dots do not count, and St/Ste/Sankt/Mt/Ft are spelt out ("Saint-Étienne", "st etienne" ->
+    "saintetienne"; "München" -> "munchen", which the gazetteer also files as "muenchen" for
+    German-speaking countries). Letters of other scripts than Latin are left out."""
+    folded = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return "".join(_SHORT_WORDS.get(word, word) for word in _NOT_LETTERS.split(plain) if word)
+
+
+class Place(NamedTuple):
+    zone: str
+    """As GeoNames has it (read_place canonicalises it)."""
+    country: str
+    """ISO 3166 code; a US town has its state too ("US-TX")."""
+    population: int
+    name: str
+    """GeoNames' name of the town ("Frankfurt am Main" for "Frankfurt")."""
+    other_name: bool = False
+    """Found by another of its names ("Mailand" for Milan), not by its own."""
+
+
+@dataclass(frozen=True)
+class _Gazetteer:
+    lines: bytes
+    """The file's sorted ``key<TAB>towns<TAB>towns by another name`` lines (the second list may
+    be absent), each ending in a newline; a town is ``zone,country,population,name``, towns are
+    separated by ``|``."""
+    start: int
+    """Where the lines begin (after the header)."""
+    zones: tuple[str, ...]
+    us_states: dict[str, str]
+
+
+@cache
+def _gazetteer() -> _Gazetteer:
+    try:
+        data = gzip.decompress((resources.files("content") / PLACES_FILE).read_bytes())
+    except FileNotFoundError:
+        log.warning("content/%s is missing: towns are not read as time zones", PLACES_FILE)
+        return _Gazetteer(b"", 0, (), {})
+    zones: tuple[str, ...] = ()
+    us_states: dict[str, str] = {}
+    start = 0
+    while data.startswith(b"#", start):
+        end = data.index(b"\n", start)
+        label, *fields = data[start:end].decode("utf-8").split("\t")
+        if label == "#zones":
+            zones = tuple(fields)
+        elif label == "#us-states":
+            us_states = {code: name for code, _, name in (f.partition("=") for f in fields)}
+        start = end + 1
+    return _Gazetteer(data, start, zones, us_states)
+
+
+def _line(gazetteer: _Gazetteer, key: bytes) -> bytes | None:
+    """The line filed under ``key``, by bisection over the lines."""
+    lines, low, high = gazetteer.lines, gazetteer.start, len(gazetteer.lines)
+    while low < high:
+        middle = (low + high) // 2
+        begin = lines.rfind(b"\n", low, middle) + 1 or low
+        end = lines.index(b"\n", begin)
+        tab = lines.index(b"\t", begin, end)
+        found = lines[begin:tab]
+        if found == key:
+            return lines[tab + 1 : end]
+        if found < key:
+            low = end + 1
+        else:
+            high = begin
+    return None
+
+
+def places_named(text: str) -> tuple[Place, ...]:
+    """The towns a name may mean: those of that name, then those with it as another name, each
+    the most populous first (none for a name the gazetteer does not know)."""
+    key = place_key(text)
+    gazetteer = _gazetteer()
+    line = _line(gazetteer, key.encode("ascii")) if key else None
+    if line is None:
+        return ()
+    found = []
+    for other_name, towns in enumerate(line.decode("utf-8").split("\t")):
+        for town in filter(None, towns.split("|")):
+            zone, country, population, name = town.split(",", 3)
+            found.append(
+                Place(gazetteer.zones[int(zone)], country, int(population), name, bool(other_name))
+            )
+    return tuple(found)
+
+
+@cache
+def _regions() -> dict[str, frozenset[str]]:
+    """What may follow a town's name -> the codes it means: a country (tzdata's name, its code,
+    COUNTRY_WORDS) or a US state ("Texas", "TX" -> US-TX)."""
+    text = (resources.files("tzdata.zoneinfo") / "iso3166.tab").read_text(encoding="utf-8")
+    pairs: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        code, _, name = line.partition("\t")
+        if code and not code.startswith("#") and name:
+            # "Korea (South)" is also "Korea", "Britain (UK)" also "Britain"
+            pairs += [(code, code), (name, code), (name.split(" (")[0], code)]
+    pairs += list(COUNTRY_WORDS.items())
+    for code, name in _gazetteer().us_states.items():
+        pairs += [(code, f"US-{code}"), (name, f"US-{code}")]
+    regions: dict[str, set[str]] = {}
+    for name, code in pairs:
+        regions.setdefault(place_key(name), set()).add(code)
+    return {key: frozenset(codes) for key, codes in regions.items()}
+
+
+def _in_region(text: str) -> tuple[Place, ...]:
+    """A town followed by its country or US state: "Paris, France", "paris fr", "Paris, Texas",
+    "Portland OR". An unknown region finds nothing (never the town elsewhere)."""
+    if "," in text:
+        town, _, region = text.rpartition(",")
+        splits = [(town, region)]
+    else:
+        words = text.split()
+        splits = [(" ".join(words[:-n]), " ".join(words[-n:])) for n in (1, 2, 3)
+                  if n < len(words)]  # fmt: skip
+    for town, region in splits:
+        codes = _regions().get(place_key(region))
+        if codes:
+            found = tuple(
+                place for place in places_named(town)
+                if place.country in codes or place.country.split("-")[0] in codes
+            )  # fmt: skip
+            if found:
+                return found
+    return ()
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(_by_lower_name().values())
+
+
+def read_place(text: str) -> ZoneReading:
+    """A typed town ("Leeds", "Bielefeld", "gold coast", "Paris, France"): its zone; the zones to
+    choose from (``place`` set) when towns of that name lie in several and none is
+    MUCH_LARGER than the others; nothing for a name the gazetteer does not know. A country or
+    US state on its own is not read as a town of that name ("Mexico" is not Mexico in the
+    Philippines, "Lebanon" not Lebanon, Pennsylvania)."""
+    found = () if place_key(text) in _regions() else places_named(text)
+    found = found or _in_region(text)
+    # A town found by another name counts as no larger than the largest town of that very name:
+    # offered beside it, never taken over it ("Vienne" in France is not just Vienna).
+    cap = max((place.population for place in found if not place.other_name), default=None)
+    largest: dict[str, int] = {}
+    for place in found:
+        # The same rule as read_zone's: a country's own zone stays, other aliases are resolved.
+        zone = place.zone if place.zone in zone_countries() else canonical(place.zone)
+        weight = min(place.population, cap) if place.other_name and cap else place.population
+        if zone in _known_zones() and largest.get(zone, -1) < weight:
+            largest[zone] = weight
+    ranked = sorted(largest, key=lambda zone: -largest[zone])
+    if not ranked:
+        return ZoneReading()
+    if len(ranked) == 1 or largest[ranked[0]] >= MUCH_LARGER * largest[ranked[1]]:
+        return ZoneReading(ranked[0])
+    return ZoneReading(choices=tuple(ranked[:MAX_PLACE_CHOICES]), place=text.strip())
 
 
 def local_time(zone: str, now: datetime) -> str:

@@ -65,6 +65,8 @@ class ZoneResult:
     fixed_offset: str | None = None
     """A typed UTC offset ("UTC+2"): summer time is not followed by it."""
     abbreviation: str | None = None
+    place: str | None = None
+    """A typed town found in several zones ("Springfield"): ``choices`` are their zones."""
 
 
 class UserService:
@@ -175,7 +177,12 @@ class UserService:
         zone = reading.zone if reading.abbreviation is None else None
         if zone is None:
             return ZoneResult(
-                None, None, reading.choices, reading.fixed_offset, reading.abbreviation
+                None,
+                None,
+                reading.choices,
+                reading.fixed_offset,
+                reading.abbreviation,
+                reading.place,
             )
         async with self.sessions.begin() as session:
             user = await repo.by_telegram_id(session, telegram_id)

