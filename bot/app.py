@@ -36,11 +36,11 @@ from bot.digests import DigestService
 from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
-from bot.free_text import Readers, reader
 from bot.health import Health
 from bot.history import HistoryService
 from bot.metrics import Metrics
 from bot.periodic import PeriodicRuns, tick_seconds
+from bot.reading import shared_reader
 from bot.reminders import ReminderService
 from bot.retention import DAILY, RetentionService
 from bot.services import Services
@@ -89,6 +89,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
     sessions = create_sessionmaker(db_engine)
     metrics = Metrics()
     charts = shared_worker()
+    reading = shared_reader(catalog.red_flag_sources)
     history = HistoryService(sessions, clock)
     outbox = Outbox(sessions, clock, catalog.emergency_numbers, metrics)
     checkins = CheckinService(
@@ -112,7 +113,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, time.monotonic),
         text=TextIntake(
             checkins,
-            Readers(catalog.red_flag_sources).read,
+            reading.read,
             note_max_chars=settings.note_max_chars,
         ),
         reminders=ReminderService(sessions, clock, nudge_minutes=settings.nudge_minutes),
@@ -126,6 +127,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         digests=DigestService(sessions, clock, history),
         data=DataService(sessions, clock, catalog, checkins.engine, charts),
         charts=charts,
+        reading=reading,
         periodic=PeriodicRuns(sessions, clock),
         retention=RetentionService(sessions, clock),
         metrics=metrics,
@@ -336,9 +338,9 @@ async def _post_init(app: BotApp) -> None:
                 "port, or 0 to turn them off."
             ) from None
     log.info("running on the %s event loop", type(asyncio.get_running_loop()).__module__)
-    # Build the free-text readers now (about a second each), not on a patient's first message.
-    for language in catalog.red_flag_sources:
-        await asyncio.to_thread(reader, language)
+    # The text reader loads in its worker while the bot starts; a message typed meanwhile
+    # waits for it (bot/reading.py).
+    services.reading.start()
     # The command menu in each language, for private chats (the only place the bot works);
     # English is also the default for every other language.
     private = BotCommandScopeAllPrivateChats()

@@ -18,6 +18,7 @@ from bot.export import DataService
 from bot.flood import FloodGuard
 from bot.metrics import Metrics
 from bot.periodic import PeriodicRuns
+from bot.reading import ReaderWorker
 from bot.reminders import ReminderService
 from bot.retention import RetentionService
 from bot.sweep import Sweeper
@@ -47,6 +48,8 @@ class Services:
     data: DataService
     charts: ChartWorker
     """Draws history charts in a worker process (bot/chart.py)."""
+    reading: ReaderWorker
+    """Reads typed text for warning signs in a worker process (bot/reading.py)."""
     periodic: PeriodicRuns
     """Claims the jobs that run once per interval across instances (bot/periodic.py)."""
     metrics: Metrics

@@ -6,9 +6,8 @@ waiting for (a time zone, a time, a date). No Telegram imports.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -69,7 +68,7 @@ class TextOutcome:
     """What else happened beside an escalation or a question (the note was saved...)."""
 
 
-Reader = Callable[[str], tuple[Finding, ...]]
+Reader = Callable[[str], Awaitable[tuple[Finding, ...]]]
 
 
 class TextIntake:
@@ -91,8 +90,8 @@ class TextIntake:
     async def receive(self, telegram_id: int, text: str) -> TextOutcome:
         """Read one message and act on it: escalate, ask, keep it, or hand it back."""
         text = clean_text(text)
-        # Reading takes a few milliseconds of CPU; off the event loop, other people wait less.
-        findings = await asyncio.to_thread(self.read_findings, text)
+        # Read in a worker process (bot/reading.py): other people never wait behind it.
+        findings = await self.read_findings(text)
         found, hedged = present(findings), uncertain(findings)
         async with self.sessions.begin() as session:
             user = await user_repo.by_telegram_id(session, telegram_id)

@@ -1,0 +1,146 @@
+"""Typed text is read in a worker process (bot/reading.py): the bot itself never loads spaCy, a
+warning sign typed while the worker is still loading is read all the same, and a worker that
+dies or fails is replaced, or the text is read in the bot's own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.findings import Code, present
+from bot.reading import ReaderWorker
+from tests.botapi import BotApiStandIn
+from tests.conftest import TOKEN
+from tests.harness import Harness, ManualClock, Person, text_update
+from tests.test_checkin_flow import onboard
+from tests.test_operations import start_webhook_bot, stop
+
+BLADDER = "Since this morning I can't pee at all"
+
+
+def _maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The parent's pid is the second field after the command, which is in brackets.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+async def test_a_sign_typed_at_start_up_is_read_in_the_worker_and_the_bot_never_loads_spacy(
+    api: BotApiStandIn, tmp_path: Path, sqlite_template: Path, clock: ManualClock
+) -> None:
+    db_file = tmp_path / "bot.db"
+    shutil.copy(sqlite_template, db_file)
+    url = f"sqlite+aiosqlite:///{db_file}"
+    pat = Person(6161, "Pat")
+    settings = Settings(
+        telegram_bot_token=TOKEN,
+        telegram_base_url=api.base_url,
+        telegram_base_file_url=api.base_file_url,
+        database_url=url,
+        flood_max_updates=0,
+    )
+    app = build_application(settings, clock=clock)
+    async with app:
+        await onboard(Harness(api, app, clock), pat)
+    await app.bot_data["services"].db_engine.dispose()
+
+    process, port, _ = await start_webhook_bot(api, tmp_path, url)
+    try:
+        # Typed as soon as the bot answers: the worker is most likely still loading.
+        status = await api.deliver(f"http://127.0.0.1:{port}/telegram", text_update(pat, BLADDER))
+        assert status == 200
+        await api.wait_for(
+            lambda: any("Please call 112 now" in t for t in api.texts_sent(pat.chat_id)),
+            timeout=120,
+        )
+        assert api.texts_sent(pat.chat_id)[-1].startswith("<b>🚨 Please call 112 now")
+        # spaCy's compiled modules are mapped in the worker, never in the bot's own process.
+        assert "spacy" not in _maps(process.pid)
+        workers = [pid for pid in _children(process.pid) if "spacy" in _maps(pid)]
+        assert len(workers) == 1
+    finally:
+        assert await stop(process) == 0
+    log = (tmp_path / "bot.log").read_text()
+    assert BLADDER not in log and "pee" not in log  # the worker logs nothing anyone typed
+    # The worker went with the bot.
+    for _ in range(50):
+        if not _alive(workers[0]):
+            break
+        await asyncio.sleep(0.1)
+    assert not _alive(workers[0])
+
+
+async def test_a_worker_killed_by_the_system_is_replaced_and_nothing_is_skipped() -> None:
+    worker = ReaderWorker(["en"])
+    try:
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        first = worker.pid()
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        # The next message is read by a new worker, and read right.
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert worker.pid() not in (None, first)
+        assert worker.restarts == 1 and worker.read_here == 0
+        assert not present(await worker.read("a calm day, a little stiff"))
+    finally:
+        worker.close()
+
+
+def _fail_to_start(languages: tuple[str, ...]) -> None:
+    os._exit(3)
+
+
+class _BrokenWorker(ReaderWorker):
+    """A worker that cannot start (as if its memory limit killed it while loading)."""
+
+    def _spawn(self):  # type: ignore[no-untyped-def]
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_fail_to_start,
+            initargs=(self.languages,),
+        )
+        self._pool = pool
+        return pool
+
+
+async def test_when_the_worker_cannot_start_the_text_is_read_in_the_bot_itself(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    worker = _BrokenWorker(["en"], start_timeout=60)
+    try:
+        findings = await worker.read(BLADDER)
+        assert Code.BLADDER_BOWEL in present(findings)
+        assert worker.restarts == 2 and worker.read_here == 1 and worker.ready
+        assert "reading in the bot's own process" in caplog.text
+        assert BLADDER not in caplog.text  # what was typed is never logged
+        # From then on, read here without trying the worker again.
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert worker.restarts == 2
+    finally:
+        worker.close()
