@@ -118,6 +118,16 @@ class Updates:
         }
         return {"update_id": self._id(), "message": message}
 
+    def text(self, i: int, typed: str) -> dict[str, Any]:
+        message = {
+            "message_id": self._id(),
+            "date": int(time.time()),
+            "chat": chat(i),
+            "from": person(i),
+            "text": typed,
+        }
+        return {"update_id": self._id(), "message": message}
+
     def tap(self, i: int, data: str, message_id: int, text_: str = "Question") -> dict[str, Any]:
         message = {
             "message_id": message_id,
@@ -504,6 +514,31 @@ async def raw_http_sends(count: int) -> dict[str, Any]:
 # --- start-up -----------------------------------------------------------------------------------
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes ``pid`` started (the text reader and chart workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def reader_worker_mb(pid: int) -> float | None:
+    """RSS of the bot's text-reader worker (the child with spaCy loaded), if it has one."""
+    for child in children_of(pid):
+        try:
+            if "spacy" in Path(f"/proc/{child}/maps").read_text():
+                return memory_of(child)[0]
+        except OSError:
+            continue
+    return None
+
+
 def memory_of(pid: int) -> tuple[float, float]:
     """(RSS, peak RSS) in MB."""
     fields = {}
@@ -544,10 +579,11 @@ async def seed_many(url: str, people: int) -> None:
 
 
 async def start_and_measure(
-    command: list[str], env: dict[str, str], standin: StandIn, charts: int
+    command: list[str], env: dict[str, str], standin: StandIn, charts: int, typed: str = ""
 ) -> dict[str, Any]:
-    """Start ``command``; seconds until its first getUpdates, its memory then, and after
-    ``charts`` people asked for /history (0: not asked)."""
+    """Start ``command``; seconds until its first getUpdates (and until ``typed``, sent then,
+    is answered), its memory then (and its text-reader worker's), and after ``charts`` people
+    asked for /history (0: not asked)."""
     started = time.time()
     process = await asyncio.create_subprocess_exec(
         *command,
@@ -566,9 +602,23 @@ async def start_and_measure(
                 raise RuntimeError((await process.stderr.read()).decode()[-2000:])
             await asyncio.sleep(0.01)
         result: dict[str, Any] = {"start_s": round(stats["first_poll_at"] - started, 2)}
+        if typed:
+            # A warning sign typed the moment the bot polls: answered once the reader is built.
+            async with standin.http.post(
+                "/control/push", json=[Updates().text(0, typed)]
+            ) as response:
+                response.raise_for_status()
+            while (await standin.stats())["calls"].get("sendMessage ok", 0) < 1:
+                if time.time() - started > 120:
+                    raise RuntimeError("the typed warning sign was not answered")
+                await asyncio.sleep(0.01)
+            result["typed_answered_s"] = round(time.time() - started, 2)
         await asyncio.sleep(1.0)  # settled
         rss, _ = memory_of(process.pid)
         result["rss_mb"] = round(rss, 1)
+        worker = reader_worker_mb(process.pid)
+        if worker is not None:
+            result["reader_worker_mb"] = round(worker, 1)
         if charts:
             updates = Updates()
             async with standin.http.post(
@@ -591,6 +641,8 @@ async def start_and_measure(
         except TimeoutError:
             process.kill()
 
+
+TYPED_SIGN = "since this morning I can't pee at all"
 
 BARE_BOT = """
 import os
@@ -624,8 +676,9 @@ async def startup(folder: Path, people: int, charts: int) -> dict[str, Any]:
                     LOG_LEVEL="WARNING",
                 )
                 results[label] = await start_and_measure(
-                    command, env, standin, charts if label == "bot" else 0
-                )
+                    command, env, standin, charts if label == "bot" else 0,
+                    TYPED_SIGN if label == "bot" else "",
+                )  # fmt: skip
             finally:
                 await standin.stop()
         results["people"] = people
@@ -760,20 +813,24 @@ def render(results: dict[str, Any], command: str) -> str:
         lines += [
             "## Start-up and memory of `python -m bot run` (PostgreSQL)",
             "",
-            "From starting the process (imports included) to its first getUpdates; memory "
-            "(RSS) a second later, and after 100 people asked for /history (the chart is drawn "
-            "in a worker process of its own, not counted here). Targets: at most 2 s and "
-            "150 MB.",
+            "From starting the process (imports included) to its first getUpdates; a warning "
+            "sign typed at that moment, and the seconds until its advice was sent (the text "
+            "reader loads in a worker process of its own meanwhile, `bot/reading.py`); memory "
+            "(RSS) a second later, of the bot and of its reader worker, and of the bot after "
+            "100 people asked for /history (the chart is drawn in another worker, not counted "
+            "here). Targets: at most 2 s and 150 MB.",
             "",
-            "| patients | what | start-up s | RSS MB | RSS after 100 charts MB |",
-            "| --- | --- | --- | --- | --- |",
+            "| patients | what | start-up s | typed sign answered s | RSS MB | reader worker MB "
+            "| RSS after 100 charts MB |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in starts:
             for label in ("bot", "bare PTB"):
                 m = r[label]
                 lines.append(
-                    f"| {r['people']:,} | {label} | {m['start_s']} | {m['rss_mb']} | "
-                    f"{m.get('rss_after_charts_mb', '')} |"
+                    f"| {r['people']:,} | {label} | {m['start_s']} | "
+                    f"{m.get('typed_answered_s', '')} | {m['rss_mb']} | "
+                    f"{m.get('reader_worker_mb', '')} | {m.get('rss_after_charts_mb', '')} |"
                 )
         lines.append("")
     claim = results.get("claim")

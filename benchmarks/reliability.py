@@ -90,9 +90,13 @@ STEPS = frozenset(s.value for s in Step)
 Event = dict[str, Any]
 
 
-def rss_mb() -> float:
-    """Resident memory of this process now, in MB (it can go down as well as up)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of this process (or another) now, in MB (it can go down as well as up)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -739,10 +743,11 @@ class Run:
         await self.standin.faults(fault_rate)
         gc.collect()
         memory = [(0, round(rss_mb(), 1))]
+        traced: tracemalloc.Snapshot | None = None
         if self.trace_memory:
             tracemalloc.start(12)
-            traced = tracemalloc.take_snapshot()
         standin_start = (await self.standin.stats())["rss_mb"]
+        reader_start = rss_mb(self.services.reading.pid() or 0)
         busy = 0.0
         wall = time.perf_counter()
         stopped_early = False
@@ -752,6 +757,9 @@ class Run:
             busy += time.perf_counter() - started
             await self.checkpoint()
             memory.append((self.updates, round(rss_mb(), 1)))
+            if self.trace_memory and traced is None and self.updates >= updates // 3:
+                gc.collect()  # warmed up: growth from here on is what a long run keeps
+                traced = tracemalloc.take_snapshot()
             if self.updates % 10_000 < CHECK_EVERY:
                 print(f"  {self.kind}: {self.updates} updates, {self.updates / busy:.0f}/s, "
                       f"{memory[-1][1]} MB", file=sys.stderr, flush=True)  # fmt: skip
@@ -762,7 +770,7 @@ class Run:
         await self.checkpoint()  # the outbox delivers what faults held back
         gc.collect()
         memory_end = round(rss_mb(), 1)
-        if self.trace_memory:
+        if self.trace_memory and traced is not None:
             _print_growth(traced, tracemalloc.take_snapshot())
             tracemalloc.stop()
         half = [m for n, m in memory if n >= self.updates // 2]
@@ -803,6 +811,9 @@ class Run:
             "memory_mid_mb": half[0] if half else memory_end,
             "memory_series": [*memory[:: max(1, len(memory) // 10)], (self.updates, memory_end)],
             "standin_start_mb": standin_start,
+            "reader_start_mb": round(reader_start, 1),
+            "reader_end_mb": round(rss_mb(self.services.reading.pid() or 0), 1),
+            "reader_restarts": self.services.reading.restarts,
             "standin_end_mb": stats["rss_mb"],
             "faults_injected": sum(v for k, v in stats["calls"].items() if k.endswith("failed")),
             "bot_api_calls": sum(stats["calls"].values()),
@@ -925,7 +936,7 @@ def _print_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> 
     noise = (tracemalloc.Filter(False, tracemalloc.__file__),)
     stats = after.filter_traces(noise).compare_to(before.filter_traces(noise), "traceback")
     print("memory growth by allocation site (tracemalloc):", file=sys.stderr)
-    for stat in stats[:15]:
+    for stat in stats[:25]:
         frames = [f"{_relative(f.filename)}:{f.lineno}" for f in stat.traceback]
         print(f"  {stat.size_diff / 1e6:+8.2f} MB {stat.count_diff:+8d} blocks  "
               f"{' < '.join(reversed(frames[-4:]))}", file=sys.stderr)  # fmt: skip
@@ -1183,7 +1194,14 @@ def render(parts: dict[str, dict[str, Any]]) -> str:
                 "",
                 f"Memory of the bot's process (MB) by updates: {series}. The stand-in's own "
                 f"process: {run['standin_start_mb']} MB at the start, {run['standin_end_mb']} "
-                f"MB at the end.",
+                f"MB at the end."
+                + (
+                    f" The text reader's worker process (bot/reading.py): "
+                    f"{run['reader_start_mb']} MB at the start, {run['reader_end_mb']} MB at the "
+                    f"end ({run['reader_restarts']} restart(s))."
+                    if "reader_start_mb" in run
+                    else ""
+                ),
                 "",
                 f"{run['acknowledged_answers']:,} answers were acknowledged on screen; the "
                 f"answers of {run['answers_verified_closed']:,} closed check-ins were checked "
@@ -1243,8 +1261,9 @@ def render(parts: dict[str, dict[str, Any]]) -> str:
         "- **reply ms**: from handing the update to the processor to the first Bot API call the "
         "stand-in received for that chat (429s retried after a second are in it).",
         "- **memory**: resident memory of the process that runs the Application (and the "
-        "people driving it, whose bookkeeping is bounded by the number of people), after the "
-        "free-text reader is built, as at start-up. Target: flat from half-way to the end.",
+        "people driving it, whose bookkeeping is bounded by the number of people), with the "
+        "text reader's worker process (bot/reading.py) "
+        "counted apart. Target: flat from half-way to the end.",
         "- **flood**: fairness target: the others' replies during the flood within a second of "
         "what they are without it; memory back to its level before the flood.",
         "",
