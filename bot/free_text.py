@@ -111,7 +111,9 @@ GAP_STOPS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
     "de": (
         *("nicht", "nich", "net", "ned", "nit", "noed", "nimmer", "nie", "niemals", "weder"),
         *("kein", "keine", "keinen", "keinem", "keiner", "keines", "keins", "koa", "koan"),
-        *("kee", "keen", "keene", "aber", "doch", "sondern", "jedoch"),
+        *("kee", "keen", "keene", "aber", "doch", "sondern", "jedoch", "ohne"),
+        # Negations as thumbs on a phone type them: a gap must not skip them either.
+        *("nciht", "nicth", "nichz", "nihct", "kien", "kiene", "keien"),
         *(".", "!", "?", ";", ","),
     ),
 }
