@@ -46,6 +46,7 @@ from bot.retention import DAILY, RetentionService
 from bot.services import Services
 from bot.sweep import Sweeper, SweepSettings
 from bot.text_intake import TextIntake
+from bot.timezones import preload_places
 from bot.transport import AiohttpRequest
 from bot.updates import UpdateLog
 from bot.users import UserService
@@ -196,6 +197,7 @@ def build_application(
             services.clock,
             metrics,
             max_sweep_lag=settings.ready_max_sweep_lag_seconds,
+            reader=lambda: services.reading.state,
         )
 
     private = filters.ChatType.PRIVATE
@@ -341,6 +343,8 @@ async def _post_init(app: BotApp) -> None:
     # The text reader loads in its worker while the bot starts; a message typed meanwhile
     # waits for it (bot/reading.py).
     services.reading.start()
+    # The towns read as time zones (about 3 MB), now rather than on someone's first answer.
+    await asyncio.to_thread(preload_places)
     # The command menu in each language, for private chats (the only place the bot works);
     # English is also the default for every other language.
     private = BotCommandScopeAllPrivateChats()
@@ -360,4 +364,5 @@ async def _post_shutdown(app: BotApp) -> None:
     if health is not None:
         await health.stop()
     services.charts.close()
+    services.reading.close()
     await services.db_engine.dispose()

@@ -111,7 +111,8 @@ GAP_STOPS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
     "de": (
         *("nicht", "nich", "net", "ned", "nit", "noed", "nimmer", "nie", "niemals", "weder"),
         *("kein", "keine", "keinen", "keinem", "keiner", "keines", "keins", "koa", "koan"),
-        *("kee", "keen", "keene", "aber", "doch", "sondern", "jedoch", "ohne"),
+        # Not "ohne": "ohne Grund" makes a sign more worrying, not less (negation has its rule).
+        *("kee", "keen", "keene", "aber", "doch", "sondern", "jedoch"),
         # Negations as thumbs on a phone type them: a gap must not skip them either.
         *("nciht", "nicth", "nichz", "nihct", "kien", "kiene", "keien"),
         *(".", "!", "?", ";", ","),

@@ -2,7 +2,8 @@
 
 - ``GET /healthz``: the process is alive (its event loop answers);
 - ``GET /readyz``: ready for traffic: the database answers, its schema is at the migrations'
-  head, and the reminder sweep is not lagging beyond a bound; 503 with what is wrong otherwise;
+  head, the reminder sweep is not lagging beyond a bound, and the text reader has loaded
+  (bot/reading.py); 503 with what is wrong otherwise;
 - ``GET /metrics``: the Prometheus metrics of this process (bot/metrics.py).
 
 It listens on its own small port (``HEALTH_PORT``) in both polling and webhook mode, on the same
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,12 +60,15 @@ class Health:
         *,
         max_sweep_lag: float,
         head: str | None = None,
+        reader: Callable[[], str] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.metrics = metrics
         self.max_sweep_lag = max_sweep_lag
         self.head = head or head_revision()
+        self.reader = reader
+        """The text reader's state (bot/reading.py): ready for traffic once it has loaded."""
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         """The port it listens on, once started (useful when asked for port 0)."""
@@ -82,10 +87,13 @@ class Health:
         except Exception as exc:  # the database is away, slow, or not migrated at all
             # The class name only: a driver's message may quote connection details.
             checks["database"] = f"unavailable ({type(exc).__name__})"
+        if self.reader is not None:
+            checks["text_reader"] = self.reader()
         ready = (
             checks.get("database") == "ok"
             and checks.get("migrations") == "at head"
             and checks.get("sweep") == "ok"
+            and checks.get("text_reader", "ready") in ("ready", "in process")
         )
         return Readiness(ready, checks)
 

@@ -4,8 +4,10 @@ spaCy and medspaCy with every language's warning-sign patterns take about 110 MB
 seconds to load. In a worker the bot answers from its first second and stays small, and a long
 message being read never holds the event loop (or the interpreter lock) while other people
 wait. Nothing typed is left unread: a message that arrives while the worker is still loading
-waits for it; a worker that dies is started again; if it fails twice in a row, the message is
-read in the bot's own process (slower to start, never skipped).
+waits for it; one message is read at a time, and only the reading itself is timed. When the worker
+dies, hangs or cannot start, the message in hand is read in the bot's own process at once and a
+new worker is started for the next ones; after ``max_failures`` failures in a row the bot reads
+in its own process from then on (it then holds spaCy's memory itself).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 
 from bot.findings import Finding
 from bot.free_text import Readers
@@ -29,10 +32,9 @@ log = logging.getLogger(__name__)
 _readers: Readers | None = None
 
 
-def exit_with_parent() -> None:
+def exit_with_parent(parent: int) -> None:
     """In a worker: exit once the process that started it is gone (a SIGKILLed bot leaves no
     worker behind)."""
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -42,10 +44,10 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
-def _build(languages: tuple[str, ...]) -> None:
+def _build(languages: tuple[str, ...], parent: int) -> None:
     """The worker's initializer: every language's reader, built once."""
     global _readers
-    exit_with_parent()
+    exit_with_parent(parent)
     silence_loguru()  # medspaCy's loguru would print what it reads to stderr
     _readers = Readers(languages)
 
@@ -69,32 +71,48 @@ class ReaderWorker:
         languages: Iterable[str],
         *,
         timeout: float = 10.0,
-        start_timeout: float = 120.0,
+        start_timeout: float = 60.0,
+        max_failures: int = 3,
     ) -> None:
         self.languages = tuple(languages)
         self.timeout = timeout
-        """Longest wait for one message once the worker is ready."""
+        """Longest time one message may take to read in the worker."""
         self.start_timeout = start_timeout
-        """Longest wait while the worker is still loading (spaCy and the patterns)."""
+        """Longest wait for the worker to load (spaCy and the patterns)."""
+        self.max_failures = max_failures
+        """Failures in a row after which the bot reads in its own process for good."""
         self._pool: ProcessPoolExecutor | None = None
         self._warming: Future[bool] | None = None
+        self._one_at_a_time = asyncio.Lock()
+        self._failures = 0
         self._inline: Readers | None = None
+        self._building: asyncio.Task[Readers] | None = None
+        self._stay_here = False
         self.restarts = 0
+        """Workers replaced after dying, hanging or failing to start."""
         self.read_here = 0
-        """Messages read in the bot's own process because the worker failed twice."""
+        """Messages read in the bot's own process."""
+
+    @property
+    def state(self) -> str:
+        """``loading``, ``ready``, ``in process`` (the bot reads itself) or ``failed`` (the
+        worker could not load: see the log)."""
+        if self._stay_here:
+            return "in process" if self._inline is not None else "failed"
+        warming = self._warming
+        if warming is None or not warming.done():
+            return "loading"
+        if warming.cancelled() or warming.exception() is not None:
+            return "failed"
+        return "ready"
 
     @property
     def ready(self) -> bool:
-        """Whether the worker has finished loading (or the bot reads in its own process)."""
-        warming = self._warming
-        return self._inline is not None or (
-            warming is not None and warming.done() and not warming.cancelled()
-            and warming.exception() is None
-        )  # fmt: skip
+        return self.state in ("ready", "in process")
 
     def start(self) -> None:
         """Start the worker now, so it loads while the bot starts; reading waits for it."""
-        if self._pool is None:
+        if self._pool is None and not self._stay_here:
             self._spawn()
 
     def _spawn(self) -> ProcessPoolExecutor:
@@ -103,36 +121,69 @@ class ReaderWorker:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_build,
-            initargs=(self.languages,),
+            initargs=(self.languages, os.getpid()),
         )
         self._pool = pool
         self._warming = pool.submit(_ready)
+        self._warming.add_done_callback(partial(self._report_failed_start, pool))
         return pool
+
+    def _report_failed_start(self, pool: ProcessPoolExecutor, warming: Future[bool]) -> None:
+        if pool is not self._pool or warming.cancelled():
+            return  # stopped on purpose (replaced or closed)
+        exc = warming.exception()
+        if isinstance(exc, BrokenProcessPool):
+            log.error("the text reader worker stopped while loading")
+        elif exc is not None:
+            log.error("the text reader could not load: %s: %s", type(exc).__name__, exc)
 
     async def read(self, text: str) -> tuple[Finding, ...]:
         """The findings in one message."""
-        if self._inline is not None:
-            return await asyncio.to_thread(self._inline.read, text)
-        loop = asyncio.get_running_loop()
-        for _attempt in (1, 2):
-            pool = self._pool or self._spawn()
-            limit = self.timeout if self.ready else self.start_timeout
-            try:
-                async with asyncio.timeout(limit):
-                    return await loop.run_in_executor(pool, _read, text)
-            except (TimeoutError, BrokenProcessPool) as exc:
-                log.warning("the text reader worker failed (%s); starting it again",
-                            type(exc).__name__)  # fmt: skip
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise  # this update itself is being cancelled
-                log.warning("the text reader worker was stopped; starting it again")
-            self._discard(pool)
-            self.restarts += 1
-        # Twice in a row: read here from now on. Slower to start, but no message goes unread.
-        log.error("the text reader worker failed twice; reading in the bot's own process")
-        self._inline = await asyncio.to_thread(Readers, self.languages)
+        if not self._stay_here:
+            async with self._one_at_a_time:
+                if not self._stay_here:
+                    found = await self._in_worker(text)
+                    if found is not None:
+                        return found
+        return await self._here(text)
+
+    async def _in_worker(self, text: str) -> tuple[Finding, ...] | None:
+        """The findings, or None when the worker failed (it is then replaced, or given up)."""
+        pool = self._pool or self._spawn()
+        warming = self._warming
+        try:
+            if warming is not None:
+                # Loading is waited for on its own; only the reading below is timed.
+                async with asyncio.timeout(self.start_timeout):
+                    await asyncio.shield(asyncio.wrap_future(warming))
+            async with asyncio.timeout(self.timeout):
+                found = await asyncio.get_running_loop().run_in_executor(pool, _read, text)
+        except (TimeoutError, BrokenProcessPool) as exc:
+            # The class only: nothing of what was typed.
+            log.warning("the text reader worker failed (%s)", type(exc).__name__)
+        else:
+            self._failures = 0
+            return found
+        self._discard(pool)
+        self._failures += 1
+        self.restarts += 1
+        if self._failures >= self.max_failures:
+            log.error(
+                "the text reader worker failed %s times in a row; reading in the bot's own "
+                "process from now on",
+                self._failures,
+            )
+            self._stay_here = True
+        else:
+            self._spawn()  # loads while the message in hand is read here
+        return None
+
+    async def _here(self, text: str) -> tuple[Finding, ...]:
+        """Read in the bot's own process (its readers are built once, on first need)."""
+        if self._inline is None:
+            if self._building is None or (self._building.done() and self._building.exception()):
+                self._building = asyncio.create_task(asyncio.to_thread(Readers, self.languages))
+            self._inline = await asyncio.shield(self._building)
         self.read_here += 1
         return await asyncio.to_thread(self._inline.read, text)
 
@@ -152,10 +203,9 @@ class ReaderWorker:
         return None
 
     def close(self) -> None:
+        """Stop the worker at once, even while it loads (a later read starts a new one)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-            self._warming = None
+            self._discard(self._pool)
 
 
 _shared: dict[tuple[str, ...], ReaderWorker] = {}

@@ -115,6 +115,16 @@ CITY_NAMES: dict[str, str] = {
 """Places whose zone has another city's name (checked by a test: every zone exists)."""
 
 
+AMBIGUOUS: dict[str, tuple[str, ...]] = {
+    # Names that an old tzdata alias would answer without a question, wrongly for many:
+    # Pacific/Samoa is American Samoa (UTC-11), not the country Samoa (UTC+13); Australia/Victoria
+    # is the state, not Victoria in British Columbia.
+    "samoa": ("Pacific/Apia", "Pacific/Pago_Pago"),
+    "victoria": ("Australia/Melbourne", "America/Vancouver"),
+}
+"""Typed names that are always a question (checked by a test: every zone exists)."""
+
+
 @dataclass(frozen=True)
 class ZoneReading:
     """What a typed time zone means: one zone, or places to choose from, or nothing."""
@@ -205,6 +215,9 @@ def read_zone(text: str, now: datetime) -> ZoneReading:
         # POSIX-style Etc zones have the sign inverted: UTC+2 is Etc/GMT-2.
         fixed = f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"
         return ZoneReading(fixed, choices=places, fixed_offset=label)
+    both = " ".join(lowered.replace("_", " ").split())
+    if both in AMBIGUOUS:
+        return ZoneReading(choices=AMBIGUOUS[both], place=cleaned)
     name = lowered.replace(" ", "_")
     zone = _by_lower_name().get(name) or _by_city().get(name.replace("_", " "))
     zone = zone or CITY_NAMES.get(" ".join(lowered.replace("_", " ").split()))
@@ -284,6 +297,11 @@ class _Gazetteer:
     """Where the lines begin (after the header)."""
     zones: tuple[str, ...]
     us_states: dict[str, str]
+
+
+def preload_places() -> None:
+    """Load the gazetteer now (at start-up), not on the first typed town."""
+    _gazetteer()
 
 
 @cache

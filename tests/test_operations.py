@@ -127,9 +127,15 @@ async def test_the_webhook_refuses_requests_without_its_secret_and_serves_health
         await api.wait_for(lambda: bool(api.chat(pat.chat_id)), timeout=20)
         assert "Is it OK for me to store" in api.chat(pat.chat_id)[-1].text
 
-        status, body = await get(f"http://127.0.0.1:{health}/readyz")
+        # Ready once the text reader has loaded in its worker (a few seconds after start).
+        for _ in range(600):
+            status, body = await get(f"http://127.0.0.1:{health}/readyz")
+            if status == 200 or '"text_reader": "loading"' not in body:
+                break
+            await asyncio.sleep(0.1)
         assert status == 200, body
         assert '"migrations": "at head"' in body and '"database": "ok"' in body
+        assert '"text_reader": "ready"' in body
         status, page = await get(f"http://127.0.0.1:{health}/metrics")
         assert status == 200
         handled = samples(page)

@@ -96,14 +96,26 @@ async def test_a_worker_killed_by_the_system_is_replaced_and_nothing_is_skipped(
     worker = ReaderWorker(["en"])
     try:
         assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert worker.state == "ready"
         first = worker.pid()
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        # The next message is read by a new worker, and read right.
+        # The message in hand is read at once in the bot's own process, and read right; a new
+        # worker loads for the next ones.
         assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert (worker.restarts, worker.read_here) == (1, 1)
         assert worker.pid() not in (None, first)
-        assert worker.restarts == 1 and worker.read_here == 0
         assert not present(await worker.read("a calm day, a little stiff"))
+        assert worker.read_here == 1 and worker.state == "ready"  # read by the new worker
+    finally:
+        worker.close()
+
+
+async def test_a_worker_that_hangs_is_replaced_and_the_message_is_read_at_once() -> None:
+    worker = ReaderWorker(["en"], timeout=0.000_001)  # no read can finish in time
+    try:
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert (worker.restarts, worker.read_here) == (1, 1)
     finally:
         worker.close()
 
@@ -129,18 +141,31 @@ class _BrokenWorker(ReaderWorker):
         return pool
 
 
-async def test_when_the_worker_cannot_start_the_text_is_read_in_the_bot_itself(
+async def test_when_the_worker_keeps_failing_the_bot_reads_in_its_own_process(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    worker = _BrokenWorker(["en"], start_timeout=60)
+    worker = _BrokenWorker(["en"], max_failures=2)
     try:
-        findings = await worker.read(BLADDER)
-        assert Code.BLADDER_BOWEL in present(findings)
-        assert worker.restarts == 2 and worker.read_here == 1 and worker.ready
+        for _ in range(2):  # each message is read here at once, never skipped
+            assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert (worker.restarts, worker.read_here) == (2, 2)
+        assert worker.state == "in process" and worker.ready
         assert "reading in the bot's own process" in caplog.text
         assert BLADDER not in caplog.text  # what was typed is never logged
-        # From then on, read here without trying the worker again.
+        # From then on, read here without trying a worker again.
         assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
-        assert worker.restarts == 2
+        assert (worker.restarts, worker.read_here) == (2, 3)
+    finally:
+        worker.close()
+
+
+async def test_messages_typed_at_once_are_read_one_at_a_time_in_order() -> None:
+    worker = ReaderWorker(["en"])
+    try:
+        texts = [BLADDER if i % 3 == 0 else "a calm day, a little stiff " * 150 for i in range(30)]
+        results = await asyncio.gather(*(worker.read(t) for t in texts))
+        for typed, found in zip(texts, results, strict=True):
+            assert (Code.BLADDER_BOWEL in present(found)) == (typed == BLADDER)
+        assert (worker.restarts, worker.read_here) == (0, 0)  # queueing is not a failure
     finally:
         worker.close()

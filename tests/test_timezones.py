@@ -250,3 +250,12 @@ async def test_a_town_in_several_zones_is_asked_and_the_pick_is_kept(
     assert "Saved: America/Chicago" in bot.recent(pat, 3)
     async with bot.services.sessions() as session:
         assert await session.scalar(select(User.timezone)) == "America/Chicago"
+
+
+@pytest.mark.parametrize("typed", ["Samoa", "victoria"])
+def test_names_an_old_alias_would_answer_wrongly_are_a_question(typed: str) -> None:
+    reading = read_zone(typed, datetime(2026, 7, 1, 12, tzinfo=UTC))
+    assert reading.zone is None and reading.place == typed
+    assert len(reading.choices) == 2
+    assert all(zone in available_timezones() for zone in reading.choices)
+    assert "Pacific/Apia" in reading.choices or "America/Vancouver" in reading.choices
