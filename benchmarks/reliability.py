@@ -572,6 +572,7 @@ class Run:
         self.violations: dict[str, int] = {}
         self.views: list[View] = []
         self.trace_memory = False
+        self.count_objects = False
 
     # --- delivering -----------------------------------------------------------------------
 
@@ -744,6 +745,7 @@ class Run:
         gc.collect()
         memory = [(0, round(rss_mb(), 1))]
         traced: tracemalloc.Snapshot | None = None
+        first_counts: Counter[str] | None = None
         if self.trace_memory:
             tracemalloc.start(12)
         standin_start = (await self.standin.stats())["rss_mb"]
@@ -757,6 +759,15 @@ class Run:
             busy += time.perf_counter() - started
             await self.checkpoint()
             memory.append((self.updates, round(rss_mb(), 1)))
+            if self.count_objects:
+                gc.collect()  # count what is alive, not garbage waiting for the collector
+                counts = Counter(type(o).__qualname__ for o in gc.get_objects())
+                if first_counts is None and self.updates >= updates // 3:
+                    first_counts = counts
+                elif first_counts is not None:
+                    grown = (counts - first_counts).most_common(12)
+                    print(f"  objects grown since a third of the run: {grown}",
+                          file=sys.stderr, flush=True)  # fmt: skip
             if self.trace_memory and traced is None and self.updates >= updates // 3:
                 gc.collect()  # warmed up: growth from here on is what a long run keeps
                 traced = tracemalloc.take_snapshot()
@@ -895,6 +906,7 @@ class Run:
             await asyncio.sleep(0.05)
         await done
         flood_ended = time.monotonic()
+        del done  # the gathering holds every finished task: the driver's memory, not the bot's
         tasks.clear()
         # The others carry on for as long again as the baseline, after the flood.
         await asyncio.sleep(min(baseline_seconds, 10.0))
@@ -960,6 +972,7 @@ async def run_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         try:
             run = Run(kind, url, standin, checker, seed=11)
             run.trace_memory = args.trace_memory
+            run.count_objects = args.count_objects
             errors = run.errors
             logging.getLogger().addHandler(errors)
             async with run.app:
@@ -1309,6 +1322,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the figures only")
     parser.add_argument("--trace-memory", action="store_true",
                         help="print where memory grew (slow; implies --no-write)")  # fmt: skip
+    parser.add_argument("--count-objects", action="store_true",
+                        help="print which objects grew in number (implies --no-write)")  # fmt: skip
     parser.add_argument("--check-database", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.check_database:
@@ -1320,7 +1335,7 @@ def main() -> None:
     for kind in kinds:
         results[kind] = asyncio.run(run_database(kind, args))
         print(json.dumps({kind: results[kind]}, default=str), flush=True)
-    if not (args.no_write or args.trace_memory):
+    if not (args.no_write or args.trace_memory or args.count_objects):
         print(write(results, command.strip()))
 
 
