@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 
@@ -66,6 +66,8 @@ class TextOutcome:
     awaiting: Awaiting | None = None
     also: TextKind | None = None
     """What else happened beside an escalation or a question (the note was saved...)."""
+    unread: bool = False
+    """The text could not be read for warning signs (a fault): the person is told so."""
 
 
 Reader = Callable[[str], Awaitable[tuple[Finding, ...]]]
@@ -90,8 +92,16 @@ class TextIntake:
     async def receive(self, telegram_id: int, text: str) -> TextOutcome:
         """Read one message and act on it: escalate, ask, keep it, or hand it back."""
         text = clean_text(text)
-        # Read in a worker process (bot/reading.py): other people never wait behind it.
-        findings = await self.read_findings(text)
+        try:
+            # Read in a worker process (bot/reading.py): other people never wait behind it.
+            findings = await self.read_findings(text)
+        except Exception as exc:  # a fault in the reader itself: the text is kept all the same
+            # The class only, never the text.
+            log.error("typed text could not be read for warning signs (%s)", type(exc).__name__)
+            return replace(await self._act(telegram_id, text, ()), unread=True)
+        return await self._act(telegram_id, text, findings)
+
+    async def _act(self, telegram_id: int, text: str, findings: tuple[Finding, ...]) -> TextOutcome:
         found, hedged = present(findings), uncertain(findings)
         async with self.sessions.begin() as session:
             user = await user_repo.by_telegram_id(session, telegram_id)

@@ -162,6 +162,9 @@ async def text_message(update: Update, context: Context) -> None:
     catalog = services.catalog
     outcome = await services.text.receive(user_id, text)
     lang = outcome.language
+    if outcome.unread and outcome.kind is not TextKind.NO_CONSENT:
+        # Never silence about a warning sign that could not be read: what to do instead.
+        await message.reply_text(catalog.text("text.read_failed", lang))
     if outcome.kind is TextKind.NO_CONSENT:
         await message.reply_text(
             catalog.text("consent.needed", catalog.language_for(language_code))

@@ -14,8 +14,9 @@ import pytest
 
 from bot.app import build_application
 from bot.config import Settings
-from bot.findings import Code, present
+from bot.findings import Code, Finding, present
 from bot.reading import ReaderWorker
+from content.loader import default_catalog
 from tests.botapi import BotApiStandIn
 from tests.conftest import TOKEN
 from tests.harness import Harness, ManualClock, Person, text_update
@@ -23,6 +24,7 @@ from tests.test_checkin_flow import onboard
 from tests.test_operations import start_webhook_bot, stop
 
 BLADDER = "Since this morning I can't pee at all"
+CATALOG = default_catalog()
 
 
 def _maps(pid: int) -> str:
@@ -169,3 +171,21 @@ async def test_messages_typed_at_once_are_read_one_at_a_time_in_order() -> None:
         assert (worker.restarts, worker.read_here) == (0, 0)  # queueing is not a failure
     finally:
         worker.close()
+
+
+async def test_a_fault_in_the_reader_itself_gets_a_clear_reply_never_silence(
+    bot: Harness, pat: Person, caplog: pytest.LogCaptureFixture
+) -> None:
+    await onboard(bot, pat)
+
+    async def broken(text: str) -> tuple[Finding, ...]:
+        raise RuntimeError("a bug in the reader")
+
+    bot.services.text.read_findings = broken
+    await bot.send(pat, BLADDER)
+    said = bot.api.texts_sent(pat.chat_id)
+    failed = CATALOG.text("text.read_failed", "en")
+    assert failed in said and "/checkin" in failed and "emergency number" in failed
+    assert not any("Sorry, something went wrong" in t for t in said)
+    assert "could not be read for warning signs (RuntimeError)" in caplog.text
+    assert BLADDER not in caplog.text
