@@ -46,11 +46,12 @@ import aiohttp
 from telegram import Update
 
 from benchmarks.run import TOKEN, _database, _drop
-from bot.app import build_application
+from bot.app import build_application, memory_job
 from bot.checkin import BACK, DONE, TICK, UNTICK, Engine, Step
 from bot.config import Settings
 from bot.flood import Verdict
 from bot.free_text import reader
+from bot.memory import limit_arenas
 from content.loader import default_catalog
 from handlers.callback_data import CheckinTap, decode
 from handlers.context import Context
@@ -718,6 +719,7 @@ class Run:
         await outbox_job(context)
         await self.services.checkins.close_stale()
         await self.services.updates.prune()
+        await memory_job(context)  # every 5 minutes in the bot, as here
         chats = [v.chat for v in self.views]
         drained = await self.standin.events(chats)
         for view in self.views:
@@ -733,6 +735,9 @@ class Run:
 
     async def long_run(self, updates: int, people: int, fault_rate: float,
                        max_minutes: float | None) -> dict[str, Any]:  # fmt: skip
+        # As at start-up: the text reader's worker loads before traffic is measured.
+        self.services.reading.start()
+        await self.services.reading.read("warming up")
         self.views = [View(Person(600_000 + i, f"R{i}")) for i in range(people)]
         await asyncio.gather(*(self.onboard(v) for v in self.views))
         self.updates = 0
@@ -768,6 +773,11 @@ class Run:
                     grown = (counts - first_counts).most_common(12)
                     print(f"  objects grown since a third of the run: {grown}",
                           file=sys.stderr, flush=True)  # fmt: skip
+                cache = self.services.db_engine.sync_engine._compiled_cache
+                print(f"  {self.updates}: {rss_mb():.1f} MB; compiled statements cached: "
+                      f"{len(cache) if cache is not None else 0}; prepared statements: "
+                      f"{counts['PreparedStatementState']}; objects: {sum(counts.values())}",
+                      file=sys.stderr, flush=True)  # fmt: skip
             if self.trace_memory and traced is None and self.updates >= updates // 3:
                 gc.collect()  # warmed up: growth from here on is what a long run keeps
                 traced = tracemalloc.take_snapshot()
@@ -917,7 +927,7 @@ class Run:
         events = (await self.standin.events([flooder.chat])).get(flooder.chat, [])
         gc.collect()
         await asyncio.sleep(1.0)
-        gc.collect()
+        await memory_job(Context(self.app))  # as the bot does every 5 minutes
         memory_after = rss_mb()
         before = [lat for at, lat in samples if at < flood_started]
         during = [lat for at, lat in samples if flood_started <= at < flood_ended]
@@ -1326,6 +1336,7 @@ def main() -> None:
                         help="print which objects grew in number (implies --no-write)")  # fmt: skip
     parser.add_argument("--check-database", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    limit_arenas()  # as python -m bot run does, before any thread starts (bot/memory.py)
     if args.check_database:
         asyncio.run(check_database(args.check_database))
         return

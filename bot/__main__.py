@@ -56,6 +56,7 @@ def _run(settings: Settings, webhook: bool = False) -> None:
     from telegram import Update
 
     from bot.app import build_application
+    from bot.memory import limit_arenas
     from bot.startup import prepare_database
 
     token = settings.token()  # fail before touching the database when it is missing
@@ -65,6 +66,8 @@ def _run(settings: Settings, webhook: bool = False) -> None:
             "(e.g. https://bot.example.org/telegram)."
         )
     configure_logging(settings.log_level, token, settings.log_format)
+    # Before any thread starts: few malloc arenas, so memory stays flat (bot/memory.py).
+    limit_arenas()
     # One event loop for the whole run: uvloop (a third of the CPU an update costs goes to the
     # event loop itself, docs/benchmarks.md), or asyncio's own where uvloop is not installed.
     loop = new_event_loop()

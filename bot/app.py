@@ -38,6 +38,7 @@ from bot.export import DataService
 from bot.flood import FloodGuard
 from bot.health import Health
 from bot.history import HistoryService
+from bot.memory import give_back
 from bot.metrics import Metrics
 from bot.periodic import PeriodicRuns, tick_seconds
 from bot.reading import shared_reader
@@ -259,6 +260,13 @@ def build_application(
             first=tick_seconds(settings.housekeeping_interval_seconds),
             name="housekeeping",
         )
+        # Per process, not shared: each instance hands its own free memory back.
+        app.job_queue.run_repeating(
+            memory_job,
+            interval=settings.housekeeping_interval_seconds,
+            first=settings.housekeeping_interval_seconds,
+            name="memory",
+        )
         app.job_queue.run_repeating(
             shared("retention", DAILY, _retention),
             interval=tick_seconds(DAILY),
@@ -312,6 +320,11 @@ async def _sweep(context: Context) -> None:
     sweeper = context.services.sweeper
     if sweeper is not None:
         await sweeper.run_once()
+
+
+async def memory_job(context: Context) -> None:
+    """Collect garbage and hand free heap memory back to the system (bot/memory.py)."""
+    give_back()
 
 
 async def _housekeeping(context: Context) -> None:
