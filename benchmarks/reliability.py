@@ -880,6 +880,7 @@ class Run:
         await asyncio.gather(*(self.onboard(v) for v in self.views))
         await self.standin.events([v.chat for v in self.views])  # onboarding replies: not counted
         guard = self.services.flood
+        queued_out = self.app.update_processor.dropped  # type: ignore[attr-defined]
         verdicts: Counter[str] = Counter()
         check: Callable[[int], Verdict] = guard.check
 
@@ -941,6 +942,8 @@ class Run:
             "limit": f"{settings.flood_max_updates} per {settings.flood_window_seconds:g} s",
             "handled": verdicts[Verdict.ALLOW.value],
             "dropped": verdicts[Verdict.DROP.value] + verdicts[Verdict.DROP_AND_TELL.value],
+            "dropped_waiting": self.app.update_processor.dropped - queued_out,  # type: ignore[attr-defined]
+            "max_waiting": self.app.update_processor.max_waiting,  # type: ignore[attr-defined]
             "slow_down_messages": sum(e.get("text") == SLOW_DOWN for e in sent),
             "replies_to_flooder": len(sent),
             "without": latency_figures(before),
@@ -1254,8 +1257,12 @@ def render(parts: dict[str, dict[str, Any]]) -> str:
                 "",
                 *_flood_rows(flood),
                 "",
-                f"The flooder: {flood['handled']:,} updates handled, {flood['dropped']:,} "
-                f"dropped, {flood['slow_down_messages']} 'slow down' message(s) "
+                f"The flooder: {flood['handled']:,} updates handled, "
+                f"{flood.get('dropped_waiting', 0):,} dropped at once because "
+                f"{flood.get('max_waiting', 20)} of theirs were already waiting "
+                f"(handlers/ordering.py), "
+                f"{flood['dropped']:,} dropped by the rate limit, "
+                f"{flood['slow_down_messages']} 'slow down' message(s) "
                 f"({flood['replies_to_flooder']} replies in all). Memory of the bot's process: "
                 f"{flood['memory_before_mb']} MB before, {flood['memory_peak_mb']} MB at the "
                 f"peak, {flood['memory_after_mb']} MB after (after gc).",
