@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from bot.worker import exit_with_parent
 
 
 class ChartUnavailable(RuntimeError):
@@ -89,8 +92,10 @@ def render(spec: ChartSpec) -> bytes:
     return buffer.getvalue()
 
 
-def _warm_up() -> None:
-    """Import matplotlib in a new worker, so the first chart does not wait for it."""
+def _warm_up(parent: int) -> None:
+    """Import matplotlib in a new worker, so the first chart does not wait for it; exit with
+    the bot."""
+    exit_with_parent(parent)
     import matplotlib.figure  # noqa: F401
 
 
@@ -106,7 +111,10 @@ class ChartWorker:
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_warm_up,
+            initargs=(os.getpid(),),
         )
         self._drawn = 0
         return self._pool

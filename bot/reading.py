@@ -16,8 +16,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,22 +24,11 @@ from functools import partial
 from bot.findings import Finding
 from bot.free_text import Readers
 from bot.logging_setup import silence_loguru
+from bot.worker import exit_with_parent
 
 log = logging.getLogger(__name__)
 
 _readers: Readers | None = None
-
-
-def exit_with_parent(parent: int) -> None:
-    """In a worker: exit once the process that started it is gone (a SIGKILLed bot leaves no
-    worker behind)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _build(languages: tuple[str, ...], parent: int) -> None:

@@ -189,3 +189,27 @@ async def test_a_fault_in_the_reader_itself_gets_a_clear_reply_never_silence(
     assert not any("Sorry, something went wrong" in t for t in said)
     assert "could not be read for warning signs (RuntimeError)" in caplog.text
     assert BLADDER not in caplog.text
+
+
+async def test_a_bot_killed_outright_leaves_no_worker_behind(
+    api: BotApiStandIn, tmp_path: Path, sqlite_template: Path
+) -> None:
+    db_file = tmp_path / "bot.db"
+    shutil.copy(sqlite_template, db_file)
+    process, _, _ = await start_webhook_bot(api, tmp_path, f"sqlite+aiosqlite:///{db_file}")
+    try:
+        workers: list[int] = []
+        for _ in range(600):  # the reader's worker starts with the bot
+            workers = [pid for pid in _children(process.pid) if "spacy" in _maps(pid)]
+            if workers:
+                break
+            await asyncio.sleep(0.1)
+        assert workers
+    finally:
+        process.kill()  # SIGKILL: no shutdown of any kind
+        await process.wait()
+    for _ in range(100):
+        if not _alive(workers[0]):
+            break
+        await asyncio.sleep(0.1)
+    assert not _alive(workers[0])
