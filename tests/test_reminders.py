@@ -339,7 +339,8 @@ async def test_one_sweep_job_whatever_the_number_of_patients(
     await with_reminder(bot, sam)
     after = sorted(job.name or "" for job in bot.app.job_queue.jobs())
     assert before == after == [
-        "caregiver-digests", "escalation-outbox", "housekeeping", "reminder-sweep", "retention",
+        "caregiver-digests", "escalation-outbox", "housekeeping", "memory", "reminder-sweep",
+        "retention",
     ]  # fmt: skip
 
 
