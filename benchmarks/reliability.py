@@ -1297,6 +1297,11 @@ def render(parts: dict[str, dict[str, Any]]) -> str:
         "- **flood**: fairness target: the others' replies during the flood within a second of "
         "what they are without it; memory back to its level before the flood.",
         "",
+    ]
+    notes = parts.get("notes", {}).get("lines", [])
+    if notes:
+        lines += ["## Notes on these runs", "", *notes, ""]
+    lines += [
         "Alongside: the hypothesis state machine in the test suite (tests/test_state_machine.py) "
         "checks the same invariants after every step with no faults and no error allowed, and "
         "tests/test_crash.py kills the process with SIGKILL mid check-in and finds every "
