@@ -568,7 +568,19 @@ async def seed_many(url: str, people: int) -> None:
             "FROM generate_series(1, $1) g",
             people,
         )
-        for table in ("users", "reminder_rules"):
+        # The first 100 have a week of finished check-ins, so /history has a chart to draw
+        # (a period without one is answered in text only).
+        await connection.execute(
+            "INSERT INTO checkins (user_id, started_at, updated_at, finished_at, status, step, "
+            "pain_score, state, version) SELECT u, now() - d * interval '1 day', "
+            "now() - d * interval '1 day', now() - d * interval '1 day', 'complete', 'done', "
+            "(u + d) % 8, json_build_object('answers', json_build_object('pain', "
+            "((u + d) % 8)::text), 'draft', '[]'::json, 'trail', '[]'::json, 'text_findings', "
+            "'[]'::json, 'escalated', 'none', 'rules', '[]'::json), 1 "
+            "FROM generate_series(1, least($1, 100)) u, generate_series(0, 6) d",
+            people,
+        )
+        for table in ("users", "reminder_rules", "checkins"):
             await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT max(id) FROM {table}))"
