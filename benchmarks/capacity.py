@@ -59,6 +59,7 @@ from db.repo import reminders as reminder_repo
 from db.session import create_engine, create_sessionmaker
 from handlers.callback_data import CheckinTap, encode
 from handlers.ordering import PerPersonProcessor
+from tests.processes import children_of, has_loaded
 
 ROOT = Path(__file__).parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -514,28 +515,11 @@ async def raw_http_sends(count: int) -> dict[str, Any]:
 # --- start-up -----------------------------------------------------------------------------------
 
 
-def children_of(pid: int) -> list[int]:
-    """The processes ``pid`` started (the text reader and chart workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def reader_worker_mb(pid: int) -> float | None:
     """RSS of the bot's text-reader worker (the child with spaCy loaded), if it has one."""
     for child in children_of(pid):
-        try:
-            if "spacy" in Path(f"/proc/{child}/maps").read_text():
-                return memory_of(child)[0]
-        except OSError:
-            continue
+        if has_loaded(child, "spacy"):
+            return memory_of(child)[0]
     return None
 
 

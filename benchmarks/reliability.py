@@ -59,6 +59,7 @@ from handlers.escalations import outbox_job
 from tests.botapi import BOT_ID, BOT_USERNAME
 from tests.fuzz import COMMANDS, FORGED, TEXTS, invariants
 from tests.harness import ManualClock, Person
+from tests.processes import rss_mb
 
 ROOT = Path(__file__).parents[1]
 DOC = ROOT / "docs" / "reliability.md"
@@ -89,18 +90,6 @@ ENGINE = Engine(_CATALOG.questionnaire)
 STEPS = frozenset(s.value for s in Step)
 
 Event = dict[str, Any]
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident memory of this process (or another) now, in MB (it can go down as well as up)."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return 0.0
-    for line in lines:
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def percentile(values: list[float], share: float) -> float:

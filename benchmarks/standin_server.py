@@ -31,12 +31,12 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from tests.botapi import BotApiStandIn, Call, ChatMessage
+from tests.processes import rss_mb
 
 KEEP_MESSAGES = 12
 """Messages kept per chat (the newest); an edit of an older one changes nothing."""
@@ -44,13 +44,6 @@ KEEP_EVENTS = 2_000
 """Events waiting per chat at most; older ones are counted as lost to the reader."""
 TEXT_CHARS = 1_500
 """Characters of a message's text kept in an event (enough to recognise any reply)."""
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def chat_of_query(query_id: object) -> int | None:

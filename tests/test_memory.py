@@ -4,23 +4,16 @@ process unless it is trimmed; the bot trims every few minutes, per process."""
 from __future__ import annotations
 
 import platform
-from pathlib import Path
 
 import pytest
 
 from bot.memory import give_back, limit_arenas
 from tests.harness import Harness
+from tests.processes import rss_mb
 
 glibc = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only"
 )
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 @glibc
@@ -29,9 +22,9 @@ def test_freed_memory_between_live_blocks_is_handed_back() -> None:
     blocks = [bytes(10_000) for _ in range(20_000)]  # 200 MB in the malloc heap
     kept = blocks[::10]  # every tenth stays alive, so the heap cannot simply shrink from the top
     del blocks
-    before = _rss_mb()
+    before = rss_mb()
     give_back()
-    after = _rss_mb()
+    after = rss_mb()
     assert before - after > 100, (before, after)
     assert len(kept) == 2_000
 

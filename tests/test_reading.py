@@ -20,33 +20,12 @@ from content.loader import default_catalog
 from tests.botapi import BotApiStandIn
 from tests.conftest import TOKEN
 from tests.harness import Harness, ManualClock, Person, text_update
+from tests.processes import alive, children_of, has_loaded
 from tests.test_checkin_flow import onboard
 from tests.test_operations import start_webhook_bot, stop
 
 BLADDER = "Since this morning I can't pee at all"
 CATALOG = default_catalog()
-
-
-def _maps(pid: int) -> str:
-    return Path(f"/proc/{pid}/maps").read_text()
-
-
-def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # The parent's pid is the second field after the command, which is in brackets.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 async def test_a_sign_typed_at_start_up_is_read_in_the_worker_and_the_bot_never_loads_spacy(
@@ -79,8 +58,8 @@ async def test_a_sign_typed_at_start_up_is_read_in_the_worker_and_the_bot_never_
         )
         assert api.texts_sent(pat.chat_id)[-1].startswith("<b>🚨 Please call 112 now")
         # spaCy's compiled modules are mapped in the worker, never in the bot's own process.
-        assert "spacy" not in _maps(process.pid)
-        workers = [pid for pid in _children(process.pid) if "spacy" in _maps(pid)]
+        assert not has_loaded(process.pid, "spacy")
+        workers = [pid for pid in children_of(process.pid) if has_loaded(pid, "spacy")]
         assert len(workers) == 1
     finally:
         assert await stop(process) == 0
@@ -88,10 +67,10 @@ async def test_a_sign_typed_at_start_up_is_read_in_the_worker_and_the_bot_never_
     assert BLADDER not in log and "pee" not in log  # the worker logs nothing anyone typed
     # The worker went with the bot.
     for _ in range(50):
-        if not _alive(workers[0]):
+        if not alive(workers[0]):
             break
         await asyncio.sleep(0.1)
-    assert not _alive(workers[0])
+    assert not alive(workers[0])
 
 
 async def test_a_worker_killed_by_the_system_is_replaced_and_nothing_is_skipped() -> None:
@@ -200,7 +179,7 @@ async def test_a_bot_killed_outright_leaves_no_worker_behind(
     try:
         workers: list[int] = []
         for _ in range(600):  # the reader's worker starts with the bot
-            workers = [pid for pid in _children(process.pid) if "spacy" in _maps(pid)]
+            workers = [pid for pid in children_of(process.pid) if has_loaded(pid, "spacy")]
             if workers:
                 break
             await asyncio.sleep(0.1)
@@ -209,7 +188,7 @@ async def test_a_bot_killed_outright_leaves_no_worker_behind(
         process.kill()  # SIGKILL: no shutdown of any kind
         await process.wait()
     for _ in range(100):
-        if not _alive(workers[0]):
+        if not alive(workers[0]):
             break
         await asyncio.sleep(0.1)
-    assert not _alive(workers[0])
+    assert not alive(workers[0])
