@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
 
 from bot.emergency import canonical, zone_countries
+from content.loader import LOCALES, babel_locale
 
 log = logging.getLogger(__name__)
 
@@ -242,18 +243,13 @@ question ("Paris" is not Paris, Texas); otherwise the zones are offered."""
 MAX_PLACE_CHOICES = 8
 
 COUNTRY_WORDS: dict[str, str] = {
-    # Names people give their country that are not tzdata's (iso3166.tab is read as well, with
-    # the two-letter codes), in English and German.
-    "UK": "GB", "United Kingdom": "GB", "Great Britain": "GB", "England": "GB", "Scotland": "GB",
+    # What people call their country beyond tzdata's names and CLDR's (through Babel) in the
+    # bot's languages: short forms, parts of a country, old names, umlauts typed as two letters.
+    "UK": "GB", "Great Britain": "GB", "Britain": "GB", "England": "GB", "Scotland": "GB",
     "Wales": "GB", "Northern Ireland": "GB", "Großbritannien": "GB", "USA": "US",
-    "United States of America": "US", "Vereinigte Staaten": "US", "Deutschland": "DE",
-    "Österreich": "AT", "Oesterreich": "AT", "Schweiz": "CH", "Suisse": "CH", "Svizzera": "CH",
-    "Holland": "NL", "The Netherlands": "NL", "Niederlande": "NL", "Frankreich": "FR",
-    "Italien": "IT", "Spanien": "ES", "Belgien": "BE", "Polen": "PL", "Dänemark": "DK",
-    "Daenemark": "DK", "Czechia": "CZ", "Tschechien": "CZ", "Irland": "IE", "Kanada": "CA",
-    "Australien": "AU", "Indien": "IN", "Schweden": "SE", "Norwegen": "NO", "Türkiye": "TR",
-    "Türkei": "TR", "Tuerkei": "TR", "Griechenland": "GR", "Ungarn": "HU", "Kroatien": "HR",
-    "South Korea": "KR", "North Korea": "KP", "Burma": "MM", "Ivory Coast": "CI",
+    "United States of America": "US", "Oesterreich": "AT", "Suisse": "CH", "Svizzera": "CH",
+    "Holland": "NL", "The Netherlands": "NL", "Daenemark": "DK", "Tuerkei": "TR", "Turkey": "TR",
+    "Burma": "MM", "Ivory Coast": "CI",
 }  # fmt: skip
 """Other names of countries, for "town, country" ("Paris, France", "Graz Österreich")."""
 
@@ -364,7 +360,7 @@ def places_named(text: str) -> tuple[Place, ...]:
 @cache
 def _regions() -> dict[str, frozenset[str]]:
     """What may follow a town's name -> the codes it means: a country (tzdata's name, its code,
-    COUNTRY_WORDS) or a US state ("Texas", "TX" -> US-TX)."""
+    CLDR's names in the bot's languages, COUNTRY_WORDS) or a US state ("Texas", "TX" -> US-TX)."""
     text = (resources.files("tzdata.zoneinfo") / "iso3166.tab").read_text(encoding="utf-8")
     pairs: list[tuple[str, str]] = []
     for line in text.splitlines():
@@ -372,6 +368,9 @@ def _regions() -> dict[str, frozenset[str]]:
         if code and not code.startswith("#") and name:
             # "Korea (South)" is also "Korea", "Britain (UK)" also "Britain"
             pairs += [(code, code), (name, code), (name.split(" (")[0], code)]
+    for lang in LOCALES:  # "Frankreich", "Tschechien", "South Korea": CLDR's names
+        territories = babel_locale(lang).territories
+        pairs += [(name, code) for code, name in territories.items() if len(code) == 2]
     pairs += list(COUNTRY_WORDS.items())
     for code, name in _gazetteer().us_states.items():
         pairs += [(code, f"US-{code}"), (name, f"US-{code}")]
