@@ -6,12 +6,18 @@
 
 Besides the Bot API it answers a few control requests, under /control:
 
-    GET  /control/events?chats=1,2    what each chat saw since the last such request (drained)
+    GET  /control/events?chats=1,2    what each chat saw since the last such request (drained);
+                                      with &wait=S, held up to S seconds until one of them saw
+                                      something
     POST /control/faults              {"rate", "methods", "seed", "kinds", "timeout_delay"}:
                                       as inject_faults
     GET  /control/stats               calls per method (ok and failed), messages kept, memory
     GET  /control/chat/{chat}         the messages a chat shows now (newest last)
     POST /control/push                [update, ...]: queued for getUpdates
+    POST /control/flood               {"update", "texts", "count", "first_update_id"}: that
+                                      message update queued count times, cycling through texts,
+                                      numbered from first_update_id (a flood made here,
+                                      so the bot's process spends nothing on making it)
 
 ``--latency 0.05`` answers every call after 50 ms, as Telegram does; ``--quiet`` keeps no events.
 
@@ -72,6 +78,8 @@ class ServedStandIn(BotApiStandIn):
         self.events: dict[int, deque[dict[str, Any]]] = {}
         self.events_dropped = 0
         self._kept: dict[int, deque[tuple[int, int]]] = {}
+        self._recorded = asyncio.Event()
+        """Set (and replaced) whenever an event is recorded: wakes held /control/events."""
 
     # --- the Bot API, bounded -----------------------------------------------------------------
 
@@ -182,6 +190,8 @@ class ServedStandIn(BotApiStandIn):
             return
         waiting = self.events.setdefault(chat, deque())
         waiting.append(event)
+        self._recorded.set()
+        self._recorded = asyncio.Event()
         if len(waiting) > KEEP_EVENTS:
             waiting.popleft()
             self.events_dropped += 1
@@ -190,6 +200,10 @@ class ServedStandIn(BotApiStandIn):
 
     async def _c_events(self, request: web.Request) -> web.Response:
         chats = [int(c) for c in request.query.get("chats", "").split(",") if c]
+        deadline = time.monotonic() + float(request.query.get("wait", 0))
+        while not any(self.events.get(c) for c in chats) and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recorded.wait(), deadline - time.monotonic())
         drained = {str(c): list(self.events.pop(c, ())) for c in chats}
         return web.json_response(drained)
 
@@ -206,10 +220,21 @@ class ServedStandIn(BotApiStandIn):
         return web.json_response({"ok": True})
 
     async def _c_push(self, request: web.Request) -> web.Response:
-        """Queue these updates for long polling (``update_id`` is filled in)."""
+        """Queue these updates for long polling (``update_id`` is filled in if missing)."""
         for update in await request.json():
-            update["update_id"] = self.next_update_id()
+            if "update_id" not in update:
+                update["update_id"] = self.next_update_id()
             self.push_update(update)
+        return web.json_response({"ok": True})
+
+    async def _c_flood(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        template: dict[str, Any] = body["update"]
+        texts: list[str] = body["texts"]
+        for i in range(int(body["count"])):
+            message = {**template["message"], "text": texts[i % len(texts)]}
+            message["message_id"] = int(message["message_id"]) + i
+            self.push_update({"update_id": int(body["first_update_id"]) + i, "message": message})
         return web.json_response({"ok": True})
 
     async def _c_stats(self, request: web.Request) -> web.Response:
@@ -222,6 +247,7 @@ class ServedStandIn(BotApiStandIn):
                 "events_dropped": self.events_dropped,
                 "rss_mb": round(rss_mb(), 1),
                 "polls": self.polls,
+                "updates_waiting": self.waiting_updates(),
                 "first_poll_at": self.first_poll_at,
             }
         )
@@ -240,6 +266,7 @@ class ServedStandIn(BotApiStandIn):
         app.router.add_get("/control/stats", self._c_stats)
         app.router.add_get("/control/chat/{chat}", self._c_chat)
         app.router.add_post("/control/push", self._c_push)
+        app.router.add_post("/control/flood", self._c_flood)
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)

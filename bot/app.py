@@ -38,6 +38,7 @@ from bot.export import DataService
 from bot.flood import FloodGuard
 from bot.health import Health
 from bot.history import HistoryService
+from bot.intake import Intake
 from bot.memory import give_back
 from bot.metrics import Metrics
 from bot.periodic import PeriodicRuns, tick_seconds
@@ -113,6 +114,11 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         outbox=outbox,
         updates=UpdateLog(sessions, clock),
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, time.monotonic),
+        intake=Intake(
+            settings.flood_max_updates,
+            settings.flood_window_seconds,
+            on_drop=metrics.updates_dropped.inc,
+        ),
         text=TextIntake(
             checkins,
             reading.read,
@@ -170,12 +176,15 @@ def build_application(
     if request is not None:
         if isinstance(request, AiohttpRequest) and request.on_error is None:
             request.on_error = metrics.bot_api_error
-        builder = builder.request(request).get_updates_request(request)
+        polling = request
     else:
         # aiohttp: a fraction of httpx's CPU per Bot API call (benchmarks/transport.md).
-        builder = builder.request(
-            AiohttpRequest(on_error=metrics.bot_api_error)
-        ).get_updates_request(AiohttpRequest(connection_pool_size=1))
+        request = AiohttpRequest(on_error=metrics.bot_api_error)
+        polling = AiohttpRequest(connection_pool_size=1)
+    if isinstance(polling, AiohttpRequest):
+        # A flood is dropped before it is parsed (bot/intake.py).
+        polling.updates_filter = services.intake.admit
+    builder = builder.request(request).get_updates_request(polling)
     app: BotApp = builder.build()
     # Each update's first transaction records it as processed (bot/updates.py).
     processor.around = lambda update: services.updates.processing(app.bot.id, update.update_id)

@@ -16,6 +16,7 @@ from bot.digests import DigestService
 from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
+from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.periodic import PeriodicRuns
 from bot.reading import ReaderWorker
@@ -41,6 +42,7 @@ class Services:
     text: TextIntake
     updates: UpdateLog
     flood: FloodGuard
+    intake: Intake
     reminders: ReminderService
     caregivers: CaregiverService
     digests: DigestService

@@ -313,9 +313,14 @@ class BotApiStandIn:
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
+        limit = max(1, min(int(params.get("limit") or 100), 100))
         deadline = time.monotonic() + min(timeout, 5.0)
         while True:
-            ready = [u for u in self._updates if u["update_id"] >= offset]
+            # As Telegram: updates before the offset are confirmed and forgotten; at most
+            # ``limit`` (100) per call.
+            if offset:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            ready = [u for u in self._updates if u["update_id"] >= offset][:limit]
             if ready or time.monotonic() >= deadline:
                 return ready
             self._new_update.clear()
@@ -392,6 +397,10 @@ class BotApiStandIn:
         """Queue an update for long polling."""
         self._updates.append(update)
         self._new_update.set()
+
+    def waiting_updates(self) -> int:
+        """Updates queued for long polling and not yet confirmed by the bot's offset."""
+        return len(self._updates)
 
     def next_update_id(self) -> int:
         return next(self._update_ids)

@@ -314,6 +314,95 @@ async def test_one_persons_flood_is_dropped_early_and_others_are_served(
     assert sum("/checkin" in t for t in api.texts_sent(sam.chat_id)) == 2  # Sam got both
 
 
+async def test_a_flood_over_long_polling_is_dropped_before_it_is_parsed(
+    settings: Settings, api: BotApiStandIn, clock: ManualClock, pat: Person, sam: Person
+) -> None:
+    """Pat's script sends 1,000 messages; Sam's two messages sit among them in Telegram's queue.
+    The bot fetches them 100 at a time, parses only what is under twice the flood limit (and the
+    last of each array, which confirms it), answers Sam both times and confirms every update."""
+    from bot.app import build_application
+    from db.models import ProcessedUpdate
+    from tests.harness import text_update
+
+    limited = settings.model_copy(update={"flood_max_updates": 30, "flood_window_seconds": 60})
+    app = build_application(limited, clock=clock)
+    parsed: list[int] = []
+    real_check = None
+    async with app:
+        services = app.bot_data["services"]
+        real_check = services.flood.check
+
+        def counted(person: int) -> Any:
+            parsed.append(person)
+            return real_check(person)
+
+        services.flood.check = counted
+        for i in range(1_000):
+            api.push_update(text_update(pat, f"spam {i}"))
+            if i in (10, 500):
+                api.push_update(text_update(sam, "/help"))
+        assert app.updater is not None
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            await api.wait_for(
+                lambda: (
+                    sum("/checkin" in t for t in api.texts_sent(sam.chat_id)) == 2
+                    and api.waiting_updates() == 0
+                )
+            )
+        finally:
+            await app.updater.stop()
+            await app.stop()
+        async with services.sessions() as session:
+            processed = (await session.scalars(select(ProcessedUpdate))).all()
+    await services.db_engine.dispose()
+    arrays = 1_002 // 100 + 1
+    assert services.intake.dropped >= 1_000 - 2 * 30 - arrays
+    # What reached the Application as parsed updates: handled, or dropped by the queue limit.
+    reached = app.update_processor.dropped + parsed.count(pat.chat_id)  # type: ignore[attr-defined]
+    assert reached <= 2 * 30 + arrays
+    # Of Pat's updates that were parsed, those beyond the per-person queue were dropped before
+    # the handlers; none of the rest reached the database beyond the flood limit.
+    assert parsed.count(pat.chat_id) <= 30
+    assert len(processed) <= 30 + 2
+    assert parsed.count(sam.chat_id) == 2
+
+
+def test_the_door_finds_the_same_person_as_the_ordering_does() -> None:
+    """sender_of reads the raw JSON; person_of the parsed Update: they must agree on every kind
+    of update, or a flood could slip through (or a person be dropped for someone else's)."""
+    from telegram import Bot, Update
+
+    from bot.intake import sender_of
+    from handlers.ordering import person_of
+
+    user = {"id": 11, "is_bot": False, "first_name": "Pat"}
+    chat = {"id": 22, "type": "private"}
+    channel = {"id": -1003, "type": "channel", "title": "News"}
+    message = {"message_id": 1, "date": 0, "chat": chat, "from": user, "text": "hi"}
+    raws: list[dict[str, Any]] = [
+        {"update_id": 1, "message": message},
+        {"update_id": 2, "edited_message": {**message, "edit_date": 1}},
+        {"update_id": 3, "callback_query": {"id": "q", "from": user, "chat_instance": "c",
+                                            "message": message, "data": "x"}},
+        {"update_id": 4, "my_chat_member": {
+            "chat": chat, "from": user, "date": 0,
+            "old_chat_member": {"status": "member", "user": user},
+            "new_chat_member": {"status": "kicked", "user": user, "until_date": 0}}},
+        {"update_id": 5, "channel_post": {"message_id": 2, "date": 0, "chat": channel,
+                                          "text": "news"}},
+        {"update_id": 6, "poll_answer": {"poll_id": "p", "user": user, "option_ids": [0],
+                                         "option_persistent_ids": ["a"]}},
+        {"update_id": 8, "message": {"message_id": 3, "date": 0, "chat": chat, "text": "no from"}},
+    ]  # fmt: skip
+    bot = Bot("123:abc")
+    for raw in raws:
+        assert sender_of(raw) == person_of(Update.de_json(raw, bot)), raw
+    assert sender_of({"update_id": 9}) is None
+    assert sender_of({"update_id": 10, "message": {"from": {"id": True}}}) is None
+
+
 def test_the_flood_guard_forgets_quietly_and_stays_bounded() -> None:
     from bot.flood import FloodGuard, Verdict
 
