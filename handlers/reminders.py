@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import warnings
 
 from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.warnings import PTBUserWarning
 
 from bot.checkin_service import Status
 from bot.reminders import SNOOZE_MINUTES
@@ -19,10 +17,6 @@ from handlers.common import edit, freeze, who
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
-
-# PTB suggests Bot.send_message whenever do_api_request names a method it knows; the reminder
-# send below means to (see there). Only that one suggestion is silenced.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", category=PTBUserWarning)
 
 
 def reminder_keyboard(
@@ -55,7 +49,8 @@ class TelegramReminderSender:
         key = "reminder.nudge" if item.kind is Kind.NUDGE else "reminder.text"
         keyboard = reminder_keyboard(self.catalog, item.language, item.delivery_id, item.kind)
         try:
-            # The sweep's bulk path, so its one send is made lean: the call goes through the
+            # The sweep's bulk path, so its one send is made lean (the warning PTB gives for
+            # this is silenced in handlers/common.py): the call goes through the
             # Bot's own _post (the rate limiter, PTB's error mapping) with the parameters as the
             # Bot API spells them, and Telegram's answer stays JSON: only its message id is
             # needed, and parsing the echoed Message with its keyboard was a fifth of a
