@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -123,6 +123,14 @@ def _screen(checkin: CheckIn, state: CheckinState | None = None) -> Screen:
     )
 
 
+_OWNED = (
+    select(CheckIn, User)
+    .join(User, User.id == CheckIn.user_id)
+    .where(CheckIn.id == bindparam("checkin"), User.telegram_id == bindparam("person"))
+)
+"""A check-in with its owner, if it is this person's: built once, as every tap runs it."""
+
+
 class CheckinService:
     def __init__(
         self,
@@ -232,11 +240,7 @@ class CheckinService:
     async def _owned(
         self, session: AsyncSession, checkin_id: int, telegram_id: int
     ) -> tuple[CheckIn, User] | None:
-        result = await session.execute(
-            select(CheckIn, User)
-            .join(User, User.id == CheckIn.user_id)
-            .where(CheckIn.id == checkin_id, User.telegram_id == telegram_id)
-        )
+        result = await session.execute(_OWNED, {"checkin": checkin_id, "person": telegram_id})
         row = result.one_or_none()
         return (row[0], row[1]) if row else None
 
