@@ -145,14 +145,6 @@ class Latencies:
 _update_ids = itertools.count(1)
 
 
-def reserve_update_ids(count: int) -> int:
-    """The first of ``count`` update ids kept for updates made elsewhere (the stand-in's flood)."""
-    global _update_ids
-    first = next(_update_ids)
-    _update_ids = itertools.count(first + count)
-    return first
-
-
 _message_ids = itertools.count(1)
 _query_ids = itertools.count(1)
 _BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Back pain diary",
@@ -282,15 +274,14 @@ class StandIn:
         return {int(chat): events for chat, events in data.items()}
 
     async def push(self, *updates: dict[str, Any]) -> None:
-        """Queue updates for the bot's long polling (the stand-in numbers them)."""
+        """Queue updates for the bot's long polling (the stand-in numbers them as it queues
+        them, as Telegram does)."""
         async with self.http.post("/control/push", json=list(updates)) as response:
             response.raise_for_status()
 
     async def flood(self, update: dict[str, Any], texts: list[str], count: int) -> None:
-        """Queue ``count`` copies of this message update, cycling through ``texts``, numbered
-        from its own ``update_id`` on (the caller keeps those ids for the flood)."""
-        body = {"update": update, "texts": texts, "count": count,
-                "first_update_id": update["update_id"]}  # fmt: skip
+        """Queue ``count`` copies of this message update, cycling through ``texts``."""
+        body = {"update": update, "texts": texts, "count": count}
         async with self.http.post("/control/flood", json=body) as response:
             response.raise_for_status()
 
@@ -936,8 +927,8 @@ class Run:
         peak = [memory_before]
         flood_started = time.monotonic()
         # The whole flood is in Telegram's queue at once, ahead of what others send next.
-        first = {**text_update(flooder.person, "flood"), "update_id": reserve_update_ids(messages)}
-        await self.standin.flood(first, [t or " " for t in TEXTS], messages)
+        await self.standin.flood(text_update(flooder.person, "flood"),
+                                 [t or " " for t in TEXTS], messages)  # fmt: skip
         # It is over when the bot has confirmed the last of it and the flooder's handled
         # updates are done.
         while True:
@@ -1288,7 +1279,9 @@ def render(parts: dict[str, dict[str, Any]]) -> str:
                 f"send during the flood is queued behind it, as Telegram would. The limit is "
                 f"{flood['limit']} (FLOOD_MAX_UPDATES, FLOOD_WINDOW_SECONDS). The flood lasted "
                 f"{flood['flood_seconds']} s (from queueing it to the flooder's last handled "
-                f"update). Latency: from queueing an update to the first thing the person sees.",
+                f"update). Latency: from queueing an update to the first thing the person sees. "
+                f"The bot's jobs (the reminder sweep, the outbox) run meanwhile, as in "
+                f"production.",
                 "",
                 *_flood_rows(flood),
                 "",

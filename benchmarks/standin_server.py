@@ -14,9 +14,8 @@ Besides the Bot API it answers a few control requests, under /control:
     GET  /control/stats               calls per method (ok and failed), messages kept, memory
     GET  /control/chat/{chat}         the messages a chat shows now (newest last)
     POST /control/push                [update, ...]: queued for getUpdates
-    POST /control/flood               {"update", "texts", "count", "first_update_id"}: that
-                                      message update queued count times, cycling through texts,
-                                      numbered from first_update_id (a flood made here,
+    POST /control/flood               {"update", "texts", "count"}: that message update queued
+                                      count times, cycling through texts (a flood made here,
                                       so the bot's process spends nothing on making it)
 
 ``--latency 0.05`` answers every call after 50 ms, as Telegram does; ``--quiet`` keeps no events.
@@ -32,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import sys
 import threading
@@ -80,6 +80,9 @@ class ServedStandIn(BotApiStandIn):
         self._kept: dict[int, deque[tuple[int, int]]] = {}
         self._recorded = asyncio.Event()
         """Set (and replaced) whenever an event is recorded: wakes held /control/events."""
+        # Queued updates are numbered far above the ids a run gives the updates it hands the
+        # Application directly, so the two never meet in the processed-updates record.
+        self._update_ids = itertools.count(1_000_000_000)
 
     # --- the Bot API, bounded -----------------------------------------------------------------
 
@@ -220,10 +223,10 @@ class ServedStandIn(BotApiStandIn):
         return web.json_response({"ok": True})
 
     async def _c_push(self, request: web.Request) -> web.Response:
-        """Queue these updates for long polling (``update_id`` is filled in if missing)."""
+        """Queue these updates for long polling, numbered here in the order they are queued (as
+        Telegram numbers them), so the bot's offset never passes one it has not seen."""
         for update in await request.json():
-            if "update_id" not in update:
-                update["update_id"] = self.next_update_id()
+            update["update_id"] = self.next_update_id()
             self.push_update(update)
         return web.json_response({"ok": True})
 
@@ -234,7 +237,7 @@ class ServedStandIn(BotApiStandIn):
         for i in range(int(body["count"])):
             message = {**template["message"], "text": texts[i % len(texts)]}
             message["message_id"] = int(message["message_id"]) + i
-            self.push_update({"update_id": int(body["first_update_id"]) + i, "message": message})
+            self.push_update({"update_id": self.next_update_id(), "message": message})
         return web.json_response({"ok": True})
 
     async def _c_stats(self, request: web.Request) -> web.Response:

@@ -7,10 +7,11 @@ more than twice the flood limit (FLOOD_MAX_UPDATES per FLOOD_WINDOW_SECONDS) wit
 has their further updates dropped while they are still JSON, at a cost of a dictionary lookup.
 
 Below twice the limit nothing changes: the handlers' own limit (bot/flood.py) still drops the
-updates beyond FLOOD_MAX_UPDATES and tells the person once. The last update of every array is
-always kept, because python-telegram-bot confirms the array to Telegram by the id of the last
-update it parsed; dropping it would have Telegram send the array again. Updates with no sender
-(a channel post) pass through to the gate that drops them (handlers/common.py).
+updates beyond FLOOD_MAX_UPDATES and tells the person once. python-telegram-bot confirms an array
+to Telegram by the id of the last update it parsed, so a dropped last update is kept as its bare
+id: parsed in no time, an update of nobody that the gate (handlers/common.py) drops at once.
+Without it Telegram would send the array again. A channel post counts under its channel's chat;
+an update with neither a sender nor a chat passes through to the gate.
 
 Only long polling has such an array; a webhook request carries one update, and Telegram limits
 how many it sends at once (``max_connections``).
@@ -69,12 +70,17 @@ class Intake:
         if self.guard.max_updates <= 0 or not updates:
             return updates
         kept: list[Any] = []
-        last = len(updates) - 1
-        for index, raw in enumerate(updates):
+        dropped = 0
+        for raw in updates:
             person = sender_of(raw) if isinstance(raw, Mapping) else None
-            if person is None or self.guard.check(person) is Verdict.ALLOW or index == last:
+            if person is None or self.guard.check(person) is Verdict.ALLOW:
                 kept.append(raw)
-        dropped = len(updates) - len(kept)
+            else:
+                dropped += 1
+        if dropped and (not kept or kept[-1] is not updates[-1]):
+            # The array's last update confirms it (the Updater's next offset); dropped, it is
+            # kept as its bare id: parsed in no time, an update of nobody the gate drops.
+            kept.append({"update_id": updates[-1]["update_id"]})
         if dropped:
             self.dropped += dropped
             if self.on_drop is not None:

@@ -65,12 +65,18 @@ def who(update: Update) -> tuple[int, int, str | None]:
     return user.id, chat.id, user.language_code
 
 
-async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
-    """Edit the message a button belongs to. An unchanged message counts as edited; False means
-    Telegram would not edit it (too old, deleted), so the caller should send a new one."""
+async def _edit_text(
+    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Edit the text (and buttons) of the message a button belongs to. As
+    ``query.edit_message_text``, but Telegram's answer (the edited Message, keyboard and all)
+    stays JSON: nothing here reads it, and parsing it was a large part of a tap's CPU
+    (docs/benchmarks.md). The call goes through the Bot's rate limiter and PTB's error mapping
+    as before; the Application's Defaults and PTB's callback-data cache, neither of which the bot
+    uses, would not apply to it (and a rejected token surfaces as EndPointNotFound)."""
     message = query.message
     if message is None:  # a button on an inline message: the gate lets none through
-        return False
+        raise BadRequest("the message of this button is not known")
     params: dict[str, object] = {
         "chat_id": message.chat.id,
         "message_id": message.message_id,
@@ -78,11 +84,14 @@ async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
     }
     if markup is not None:
         params["reply_markup"] = markup
+    await query.get_bot().do_api_request("editMessageText", api_kwargs=params)
+
+
+async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
+    """Edit the message a button belongs to. An unchanged message counts as edited; False means
+    Telegram would not edit it (too old, deleted), so the caller should send a new one."""
     try:
-        # As query.edit_message_text, but Telegram's answer (the edited Message, keyboard and
-        # all) stays JSON: nothing here reads it, and parsing it was a large part of a tap's
-        # CPU (docs/benchmarks.md). The rate limiter and PTB's error mapping apply as before.
-        await query.get_bot().do_api_request("editMessageText", api_kwargs=params)
+        await _edit_text(query, text, markup)
     except BadRequest as exc:
         if "not modified" in exc.message.lower():
             return True
@@ -99,7 +108,7 @@ async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | N
 async def freeze(query: CallbackQuery, text: str) -> None:
     """Replace an old question with a short line and no buttons; best effort (it may be gone)."""
     try:
-        await query.edit_message_text(text)
+        await _edit_text(query, text)
     except TelegramError as exc:
         log.info("could not edit an old message: %s", type(exc).__name__)
 

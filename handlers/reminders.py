@@ -50,11 +50,12 @@ class TelegramReminderSender:
         keyboard = reminder_keyboard(self.catalog, item.language, item.delivery_id, item.kind)
         try:
             # The sweep's bulk path, so its one send is made lean (the warning PTB gives for
-            # this is silenced in handlers/common.py): the call goes through the
-            # Bot's own _post (the rate limiter, PTB's error mapping) with the parameters as the
-            # Bot API spells them, and Telegram's answer stays JSON: only its message id is
-            # needed, and parsing the echoed Message with its keyboard was a fifth of a
-            # reminder's CPU (docs/benchmarks.md).
+            # this is silenced in handlers/common.py): the call goes through the Bot's own
+            # rate limiter and PTB's error mapping, with the parameters as the Bot API spells
+            # them, and Telegram's answer stays JSON: only its message id is needed, and
+            # parsing the echoed Message with its keyboard was a fifth of a reminder's CPU
+            # (docs/benchmarks.md). The Application's Defaults and PTB's callback-data cache,
+            # neither of which the bot uses, would not apply here.
             message = await self.bot.do_api_request(
                 "sendMessage",
                 api_kwargs={

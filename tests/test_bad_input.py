@@ -3,6 +3,7 @@ characters, numbers out of range, updates with no person behind them, oversize t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -315,7 +316,12 @@ async def test_one_persons_flood_is_dropped_early_and_others_are_served(
 
 
 async def test_a_flood_over_long_polling_is_dropped_before_it_is_parsed(
-    settings: Settings, api: BotApiStandIn, clock: ManualClock, pat: Person, sam: Person
+    settings: Settings,
+    api: BotApiStandIn,
+    clock: ManualClock,
+    pat: Person,
+    sam: Person,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Pat's script sends 1,000 messages; Sam's two messages sit among them in Telegram's queue.
     The bot fetches them 100 at a time, parses only what is under twice the flood limit (and the
@@ -357,16 +363,68 @@ async def test_a_flood_over_long_polling_is_dropped_before_it_is_parsed(
         async with services.sessions() as session:
             processed = (await session.scalars(select(ProcessedUpdate))).all()
     await services.db_engine.dispose()
-    arrays = 1_002 // 100 + 1
-    assert services.intake.dropped >= 1_000 - 2 * 30 - arrays
-    # What reached the Application as parsed updates: handled, or dropped by the queue limit.
-    reached = app.update_processor.dropped + parsed.count(pat.chat_id)  # type: ignore[attr-defined]
-    assert reached <= 2 * 30 + arrays
-    # Of Pat's updates that were parsed, those beyond the per-person queue were dropped before
-    # the handlers; none of the rest reached the database beyond the flood limit.
-    assert parsed.count(pat.chat_id) <= 30
-    assert len(processed) <= 30 + 2
+    # Pat's first 60 (twice the limit) passed the door; the other 940 were dropped unparsed.
+    assert services.intake.dropped == 1_000 - 2 * 30
+    # Of the 60 parsed, those beyond Pat's per-person queue were dropped before the handlers;
+    # the first ones were handled like anyone's, within the flood limit.
+    processor = app.update_processor
+    handled = parsed.count(pat.chat_id)
+    assert processor.max_waiting <= handled <= 30  # type: ignore[attr-defined]
+    assert handled + processor.dropped == 2 * 30  # type: ignore[attr-defined]
+    assert len(processed) == handled + 2
     assert parsed.count(sam.chat_id) == 2
+    # The bare ids kept to confirm each array were dropped quietly, with no error.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_the_door_drops_only_what_is_beyond_twice_the_limit() -> None:
+    """Intake.admit on raw arrays: a burst up to twice the limit is kept whole, others in the
+    same array are untouched, a dropped last update stays as its bare id, the window moves on,
+    and a limit of 0 turns the door off."""
+    from bot.intake import Intake
+
+    def raw(update_id: int, person: int | None) -> dict[str, Any]:
+        message: dict[str, Any] = {"message_id": update_id, "date": 0, "text": "x",
+                                   "chat": {"id": person or -5, "type": "private"}}  # fmt: skip
+        if person is None:
+            del message["chat"]
+        else:
+            message["from"] = {"id": person, "is_bot": False, "first_name": "P"}
+        return {"update_id": update_id, "message": message}
+
+    now = [0.0]
+    door = Intake(3, 10.0, lambda: now[0])  # up to 6 per 10 s per person
+    burst = [raw(i, 1) for i in range(6)] + [raw(6, 2)]
+    assert door.admit(burst) == burst and door.dropped == 0
+    array = [raw(7, 1), raw(8, 2), raw(9, None), raw(10, 1)]
+    kept = door.admit(array)
+    assert kept == [raw(8, 2), raw(9, None), {"update_id": 10}]  # the tail confirms the array
+    assert door.dropped == 2
+    assert door.admit([raw(11, 1), raw(12, 2)]) == [raw(12, 2)]  # a kept tail needs no stub
+    now[0] = 10.5  # the window moved on
+    assert door.admit([raw(13, 1)]) == [raw(13, 1)]
+    off = Intake(0, 10.0, lambda: 0.0)
+    flood = [raw(i, 1) for i in range(500)]
+    assert off.admit(flood) == flood and off.dropped == 0
+
+
+def test_invalid_json_from_the_bot_api_is_reported_without_its_payload(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from telegram.error import TelegramError
+
+    from bot.transport import AiohttpRequest
+
+    request = AiohttpRequest()
+    request.updates_filter = lambda updates: updates[:1]
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        request.parse_json_payload(b'{"ok": true, "result": [{"text": "my back hurts"')
+    assert "my back hurts" not in caplog.text and "invalid JSON" in caplog.text
+    # Only an array of updates passes through the filter; other results are left alone.
+    two = b'{"ok": true, "result": [{"update_id": 1}, {"update_id": 2}]}'
+    assert request.parse_json_payload(two)["result"] == [{"update_id": 1}]
+    other = b'{"ok": true, "result": [{"id": 1}, {"id": 2}]}'
+    assert len(request.parse_json_payload(other)["result"]) == 2
 
 
 def test_the_door_finds_the_same_person_as_the_ordering_does() -> None:
