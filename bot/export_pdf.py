@@ -9,6 +9,7 @@ matplotlib is already loaded: the bot's own process never imports it."""
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,9 +123,31 @@ def _font_folder() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
+class _NoTypedGlyphs(logging.Filter):
+    """fpdf2 logs the characters its font lacks, and here they come from what a person typed
+    (a note in a script DejaVu Sans does not cover, an emoji): the record keeps the font, never
+    the characters."""
+
+    MISSING = "Font %s is missing the following glyphs: %s"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == self.MISSING and isinstance(record.args, tuple) and record.args:
+            record.msg = "Font %s lacks some characters of what a person typed (not shown)"
+            record.args = (record.args[0],)
+        return True
+
+
+def _quiet_fpdf() -> None:
+    logger = logging.getLogger("fpdf.output")
+    if not any(isinstance(f, _NoTypedGlyphs) for f in logger.filters):
+        logger.addFilter(_NoTypedGlyphs())
+
+
 def render_pdf(spec: PdfSpec) -> bytes:
     """The report as PDF bytes. Runs in the chart worker process."""
     from fpdf import FPDF
+
+    _quiet_fpdf()
 
     folder = _font_folder()
     label = spec.page_label

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -156,6 +157,25 @@ async def test_the_pdf_report_of_a_year_of_daily_check_ins(bot: Harness, pat: Pe
     assert pages <= 2
     assert "Soon: contact the MS team in the next day or two" in text
     assert "more notes in the spreadsheet export" in text  # 40 notes: the oldest left to the CSV
+
+
+def test_characters_the_pdf_font_lacks_never_reach_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A note in a script the font does not cover: fpdf2 would log the characters themselves."""
+    from bot.export_pdf import PdfSpec, render_pdf
+
+    typed = "腰痛がひどい 🙂"
+    spec = PdfSpec(
+        title="Back pain diary", period="2026", made="today", summary_title="Summary",
+        summary=("Finished check-ins: 1",), chart=None, how_often_title="How often",
+        tables=(), escalations_title="Advice", escalations=(), notes_title="Notes",
+        notes=(f"2026-12-01: {typed}",), page_label="Page {page} of {pages}",
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        assert render_pdf(spec).startswith(b"%PDF")
+    assert "lacks some characters of what a person typed" in caplog.text
+    assert not any(ch in caplog.text for ch in typed.replace(" ", ""))
 
 
 async def test_the_fhir_bundle_validates_and_codes_the_pain_score(
