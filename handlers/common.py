@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 from telegram.warnings import PTBUserWarning
@@ -16,14 +17,23 @@ from handlers.context import Context
 
 log = logging.getLogger(__name__)
 
-# PTB suggests its own method whenever do_api_request names one it knows; the hot paths here and
-# in handlers/reminders.py call it on purpose (to leave Telegram's answer unparsed). Only these
-# suggestions are silenced.
+# PTB suggests its own method whenever do_api_request names one it knows; unparsed() below calls
+# it on purpose. Only these suggestions are silenced.
 warnings.filterwarnings(
     "ignore",
     message=r"Please use 'Bot\.(sendMessage|editMessageText)'",
     category=PTBUserWarning,
 )
+
+
+async def unparsed(bot: Bot, method: str, params: dict[str, object]) -> Any:
+    """One Bot API call whose answer stays JSON: on the hot paths (a reminder, a tap's edit) the
+    bot needs at most the message id, and parsing Telegram's answer (the Message with its echoed
+    keyboard) was a large part of their CPU (docs/benchmarks.md). The call goes through the
+    Bot's rate limiter and PTB's error mapping as the named methods do; the Application's
+    Defaults and PTB's callback-data cache, neither of which the bot uses, do not apply, and a
+    rejected token surfaces as EndPointNotFound rather than InvalidToken."""
+    return await bot.do_api_request(method, api_kwargs=params)
 
 
 async def gate(update: object, context: Context) -> None:
@@ -68,12 +78,8 @@ def who(update: Update) -> tuple[int, int, str | None]:
 async def _edit_text(
     query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> None:
-    """Edit the text (and buttons) of the message a button belongs to. As
-    ``query.edit_message_text``, but Telegram's answer (the edited Message, keyboard and all)
-    stays JSON: nothing here reads it, and parsing it was a large part of a tap's CPU
-    (docs/benchmarks.md). The call goes through the Bot's rate limiter and PTB's error mapping
-    as before; the Application's Defaults and PTB's callback-data cache, neither of which the bot
-    uses, would not apply to it (and a rejected token surfaces as EndPointNotFound)."""
+    """Edit the text (and buttons) of the message a button belongs to, as
+    ``query.edit_message_text`` does, leaving Telegram's answer unparsed."""
     message = query.message
     if message is None:  # a button on an inline message: the gate lets none through
         raise BadRequest("the message of this button is not known")
@@ -84,7 +90,7 @@ async def _edit_text(
     }
     if markup is not None:
         params["reply_markup"] = markup
-    await query.get_bot().do_api_request("editMessageText", api_kwargs=params)
+    await unparsed(query.get_bot(), "editMessageText", params)
 
 
 async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:

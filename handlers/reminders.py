@@ -13,7 +13,7 @@ from bot.sweep import Kind, Outgoing, Result, SendResult
 from content.loader import Catalog
 from handlers import views
 from handlers.callback_data import ReminderTap, encode
-from handlers.common import edit, freeze, who
+from handlers.common import edit, freeze, unparsed, who
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -49,16 +49,11 @@ class TelegramReminderSender:
         key = "reminder.nudge" if item.kind is Kind.NUDGE else "reminder.text"
         keyboard = reminder_keyboard(self.catalog, item.language, item.delivery_id, item.kind)
         try:
-            # The sweep's bulk path, so its one send is made lean (the warning PTB gives for
-            # this is silenced in handlers/common.py): the call goes through the Bot's own
-            # rate limiter and PTB's error mapping, with the parameters as the Bot API spells
-            # them, and Telegram's answer stays JSON: only its message id is needed, and
-            # parsing the echoed Message with its keyboard was a fifth of a reminder's CPU
-            # (docs/benchmarks.md). The Application's Defaults and PTB's callback-data cache,
-            # neither of which the bot uses, would not apply here.
-            message = await self.bot.do_api_request(
+            # The sweep's bulk path: only the message id is read from Telegram's answer.
+            message = await unparsed(
+                self.bot,
                 "sendMessage",
-                api_kwargs={
+                {
                     "chat_id": item.chat_id,
                     "text": self.catalog.text(key, item.language),
                     "reply_markup": {"inline_keyboard": keyboard},
