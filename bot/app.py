@@ -54,6 +54,7 @@ from bot.updates import UpdateLog
 from bot.users import UserService
 from content.loader import DEFAULT_LANGUAGE, Catalog, default_catalog
 from db.session import create_engine, create_sessionmaker
+from db.tap import TapStore
 from handlers import caregivers, checkin, data, escalations, onboarding, privacy, stop
 from handlers import history as history_handlers
 from handlers import settings as settings_handlers
@@ -102,6 +103,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         outbox=outbox,
         timeout_minutes=settings.checkin_timeout_minutes,
         metrics=metrics,
+        taps=TapStore(db_engine),
     )
     return Services(
         settings=settings,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import awaiting as expect
-from bot import triage
+from bot import triage, updates
 from bot.awaiting import Awaiting, Expect
 from bot.checkin import (
     FINISHED,
@@ -31,12 +31,13 @@ from bot.escalations import Advice, Outbox
 from bot.findings import Code
 from bot.metrics import Metrics
 from bot.snippets import choose
-from bot.triage import Facts, Tier
+from bot.triage import Facts, Profile, Tier
 from bot.users import profile_of
 from content.loader import Catalog, Snippet
 from db.models import CheckIn, SnippetDelivery, User
 from db.repo import checkins as repo
 from db.repo import users as user_repo
+from db.tap import Duplicate, Owned, TapStore, TapTransaction, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,24 @@ def _screen(checkin: CheckIn, state: CheckinState | None = None) -> Screen:
     )
 
 
+def _profile(owned: Owned) -> Profile:
+    return Profile(
+        bone_risk=owned.bone_risk,
+        immunosuppressed=owned.immunosuppressed,
+        cancer_history=owned.cancer_history,
+    )
+
+
 _OWNED = (
     select(CheckIn, User)
     .join(User, User.id == CheckIn.user_id)
     .where(CheckIn.id == bindparam("checkin"), User.telegram_id == bindparam("person"))
 )
 """A check-in with its owner, if it is this person's: built once, as every tap runs it."""
+
+
+class _NeedsFullPath(Exception):
+    """The tap is not a common one: its lean transaction rolls back, the ORM path does it."""
 
 
 class CheckinService:
@@ -141,9 +154,12 @@ class CheckinService:
         outbox: Outbox,
         timeout_minutes: int,
         metrics: Metrics | None = None,
+        taps: TapStore | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         self.sessions = sessions
+        self.taps = taps
+        """The common tap's transaction on the driver itself (``db.tap``); None: ORM only."""
         self.catalog = catalog
         self.clock = clock
         self.outbox = outbox
@@ -304,7 +320,81 @@ class CheckinService:
         return reply
 
     async def _answer(self, telegram_id: int, checkin_id: int, step: str, option: str) -> Reply:
-        """Apply one tap. Every check is made against the database, never the message."""
+        """Apply one tap. Every check is made against the database, never the message. The
+        common tap (a question answered or ticked, a step back, a tap that changes nothing) is
+        one lean transaction; the rest, and a tap whose connection dropped, take the ORM path."""
+        if self.taps is not None and option != CANCEL:
+            try:
+                return await self._answer_lean(self.taps, telegram_id, checkin_id, step, option)
+            except (_NeedsFullPath, Unavailable):
+                pass
+        return await self._answer_full(telegram_id, checkin_id, step, option)
+
+    async def _answer_lean(
+        self, taps: TapStore, telegram_id: int, checkin_id: int, step: str, option: str
+    ) -> Reply:
+        record = updates.unrecorded()
+        try:
+            async with taps.begin(record) as tx:
+                reply = await self._lean(tx, telegram_id, checkin_id, step, option)
+        except Duplicate:
+            log.info("update seen before; not processed again")
+            raise updates.AlreadyProcessed(record[1] if record else 0) from None
+        if record is not None:
+            updates.mark_recorded()
+        return reply
+
+    async def _lean(
+        self, tx: TapTransaction, telegram_id: int, checkin_id: int, step: str, option: str
+    ) -> Reply:
+        """The common tap, decided as :meth:`_answer_full` decides it; anything else raises
+        :class:`_NeedsFullPath` before a write."""
+        owned = await tx.owned(checkin_id, telegram_id)
+        if owned is None:
+            return Reply(Status.STALE)
+        lang = owned.language
+        if owned.status == repo.ABANDONED:
+            return Reply(Status.EXPIRED, lang, checkin_id)
+        if owned.status != repo.OPEN or owned.step != step:
+            return Reply(Status.STALE, lang, checkin_id)
+        now = self.clock.now()
+        if owned.updated_at < now - timedelta(minutes=self.timeout_minutes):
+            raise _NeedsFullPath  # left too long: closed, with its answers kept
+        move = self.engine.apply(CheckinState.from_json(owned.state), Step(owned.step), option)
+        if move.outcome is Outcome.INVALID:
+            return Reply(Status.INVALID, lang, checkin_id)
+        if move.outcome in (Outcome.NEED_ONE, Outcome.AT_START):
+            status = Status.NEED_ONE if move.outcome is Outcome.NEED_ONE else Status.AT_START
+            return Reply(status, lang, checkin_id)
+        state = move.state
+        answered = move.outcome is Outcome.ADVANCED and move.answered is not None
+        if answered and self._decide(_profile(owned), state) is not None:
+            raise _NeedsFullPath  # an escalation: stored in the outbox with the check-in
+        if Tier.of(state.escalated) is Tier.EMERGENCY or move.step == FINISHED:
+            raise _NeedsFullPath  # the end: answers, summary, snippets
+        answers = Answers.from_state(state)
+        saved = await tx.save(
+            owned, step=move.step, state=state.to_json(), now=now, pain_score=answers.pain
+        )
+        if not saved:
+            return Reply(Status.STALE, lang, checkin_id)
+        return Reply(
+            Status.TOGGLED if move.outcome is Outcome.TOGGLED else Status.OK,
+            lang,
+            checkin_id,
+            screen=Screen(
+                checkin_id=checkin_id,
+                step=Step(move.step),
+                answers=answers,
+                draft=tuple(state.draft),
+                can_go_back=bool(state.trail),
+            ),
+            message_id=owned.message_id,
+        )
+
+    async def _answer_full(
+        self, telegram_id: int, checkin_id: int, step: str, option: str
+    ) -> Reply:
         async with self.sessions.begin() as session:
             found = await self._owned(session, checkin_id, telegram_id)
             if found is None:
@@ -418,8 +508,18 @@ class CheckinService:
         """Whether what was reported now reaches a tier above the one already given for this
         check-in; if so ``state`` remembers it. Nothing is stored: the caller first saves the
         check-in (with its version check), then :meth:`record` s the escalation."""
+        return self._decide(profile_of(user), state, history=history, minimum=minimum)
+
+    def _decide(
+        self,
+        profile: Profile,
+        state: CheckinState,
+        *,
+        history: triage.History | None = None,
+        minimum: Tier = Tier.URGENT,
+    ) -> Escalating | None:
         answers = Answers.from_state(state)
-        facts = Facts(answers.reported, answers, profile_of(user), history)
+        facts = Facts(answers.reported, answers, profile, history)
         due = triage.escalation_due(facts, Tier.of(state.escalated), minimum)
         if due is None:
             return None

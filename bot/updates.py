@@ -138,6 +138,22 @@ class UpdateLog:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def unrecorded() -> tuple[int, int, datetime] | None:
+    """``(bot id, update id, at)`` of the update in progress if its record is still to be
+    written: for a transaction outside the ORM session (``db.tap``), which writes it first
+    itself and then calls :func:`mark_recorded` once it committed."""
+    pending = _pending.get()
+    if pending is None or pending.recorded or pending.skip or pending.carriers:
+        return None
+    return pending.bot_id, pending.update_id, pending.at
+
+
+def mark_recorded() -> None:
+    pending = _pending.get()
+    if pending is not None:
+        pending.recorded = True
+
+
 def drop_quietly() -> None:
     """The update is dropped before any work: no record is needed."""
     pending = _pending.get()

@@ -1,35 +1,68 @@
 """The common tap is one small transaction: the processed-update record, the check-in with its
-owner, and the new state. Counted on the real stack (both databases), statement by statement."""
+owner, and the new state. Counted on the real stack (both databases), statement by statement,
+as the database driver itself sees them: the ORM's statements and the lean tap's (db/tap.py,
+which runs on the driver directly) alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
+import pytest
 from sqlalchemy import event, select
 
-from db.models import CheckInAnswer
+from db.models import CheckIn, CheckInAnswer
 from tests.harness import Harness, Person
 from tests.test_checkin_flow import DONE, onboard, up_to_warnings
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
-@contextmanager
-def statements(bot: Harness) -> Iterator[list[str]]:
-    """Every SQL statement the bot sends while the block runs (transaction control apart)."""
+@asynccontextmanager
+async def statements(bot: Harness) -> AsyncIterator[list[str]]:
+    """Every SQL statement the database driver runs while the block runs: on SQLite through
+    sqlite3's trace callback (the bot's one connection), on PostgreSQL through asyncpg's query
+    logger on every connection taken from the pool meanwhile."""
     seen: list[str] = []
-    engine = bot.services.db_engine.sync_engine
+    engine = bot.services.db_engine
 
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def on_statement(statement: str) -> None:
         seen.append(statement.strip())
 
-    event.listen(engine, "before_cursor_execute", on_execute)
+    if engine.dialect.name == "sqlite":
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.set_trace_callback(on_statement)
+        try:
+            yield seen
+        finally:
+            await driver.set_trace_callback(None)
+        return
+
+    def on_query(record: Any) -> None:
+        on_statement(record.query)
+
+    watched: list[Any] = []
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if driver not in watched:
+            driver.add_query_logger(on_query)
+            watched.append(driver)
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
     try:
         yield seen
+        await asyncio.sleep(0.05)  # asyncpg calls its loggers soon after each query
     finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine.sync_engine, "checkout", on_checkout)
+        for driver in watched:
+            driver.remove_query_logger(on_query)
 
 
 def work(seen: list[str]) -> list[str]:
@@ -45,18 +78,17 @@ async def test_a_tap_mid_check_in_is_one_transaction_of_at_most_three_statements
 ) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/checkin")
-    with statements(bot) as seen:
+    async with statements(bot) as seen:
         await bot.press(pat, "4")  # the pain score
     assert "Where" in bot.screen(pat).text
     assert len(work(seen)) <= 3, work(seen)
-    with statements(bot) as seen:
+    async with statements(bot) as seen:
         await bot.press(pat, "Lower back")  # a tick on a multi-select question
     assert len(work(seen)) <= 3, work(seen)
-    with statements(bot) as seen:
+    async with statements(bot) as seen:
         await bot.press(pat, DONE)
     assert len(work(seen)) <= 3, work(seen)
-    if bot.services.settings.database_url.startswith("sqlite"):
-        assert begins(seen) == 1  # SQLite's BEGIN IMMEDIATE is visible; one transaction
+    assert begins(seen) == 1, seen  # one transaction
 
 
 async def answer_rows(bot: Harness) -> set[tuple[str, str]]:
@@ -79,3 +111,32 @@ async def test_answers_reach_the_record_when_the_check_in_closes(bot: Harness, p
     bot.clock.advance(minutes=bot.services.settings.checkin_timeout_minutes + 1)
     assert await bot.services.checkins.close_stale() == 1
     assert ("where", "upper") in await answer_rows(bot)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_tap_after_the_server_dropped_the_connections_is_applied_on_fresh_ones(
+    bot: Harness, pat: Person, database_url: str
+) -> None:
+    """No pre-ping: a connection the server dropped (a restart, a failover) fails the tap's
+    first statement; the tap is then applied once on a fresh connection, and the patient sees
+    nothing of it."""
+    await onboard(bot, pat)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "4")
+    admin = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert dropped >= 1  # the bot's pooled connections
+    before = len(bot.api.chat(pat.chat_id))
+    await bot.press(pat, "Lower back", DONE)
+    assert "feel" in bot.screen(pat).text.lower()  # the next question, edited in place
+    assert len(bot.api.chat(pat.chat_id)) == before  # no error message, nothing else sent
+    async with bot.services.sessions() as session:
+        checkin = (await session.execute(select(CheckIn))).scalar_one()
+    assert checkin.state["answers"]["where"] == ["lower"]
+    assert checkin.version == 3  # pain, the tick, Done: each applied once

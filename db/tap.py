@@ -1,0 +1,301 @@
+"""The common tap's one transaction, on the database driver itself.
+
+Most taps on a check-in run the same three statements: record the update (so a redelivery is
+not applied twice), read the check-in with its owner, and write the new state under a version
+check. Through SQLAlchemy's async ORM session those cost several times what the statements
+themselves cost (the session, the unit of work, and a hand-off through SQLAlchemy's greenlet
+bridge per call; on SQLite three hand-offs to aiosqlite's thread per statement, here one). So
+this module runs them on the pooled connection's own driver (asyncpg, or aiosqlite for SQLite)
+with SQL written once per dialect. It stays in step with the ORM in two ways: the connection
+comes from the engine's pool (on SQLite its single connection, so writers stay queued in the
+order they asked), and every value goes through the same SQLAlchemy column types as the ORM's
+(UTC instants, JSON), so both paths read and write the very same rows.
+
+Everything less common (a cancel, a check-in left too long, an escalation, the last answer)
+is the ORM path's work: the caller rolls this transaction back and goes there. A connection the
+server dropped is thrown away and reported as :class:`Unavailable`, so the caller can go there
+too, on a fresh connection, instead of every transaction paying a "pre-ping" round trip."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.types import TypeEngine
+
+from db.models import CheckIn, ProcessedUpdate
+
+
+class Duplicate(Exception):
+    """The update was recorded before: this transaction rolled back."""
+
+
+class Unavailable(Exception):
+    """The connection failed (the server dropped it); it was thrown away, nothing was stored."""
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A check-in with what the tap needs of its owner."""
+
+    checkin_id: int
+    status: str
+    step: str
+    state: dict[str, Any]
+    updated_at: datetime
+    version: int
+    message_id: int | None
+    pain_score: int | None
+    language: str
+    bone_risk: bool | None
+    immunosuppressed: bool | None
+    cancer_history: bool | None
+
+
+_RECORD = "INSERT INTO processed_updates (bot_id, update_id, at) VALUES (?, ?, ?)"
+_OWNED = (
+    "SELECT c.status, c.step, c.state, c.updated_at, c.version, c.message_id, c.pain_score, "
+    "u.language, u.bone_risk, u.immunosuppressed, u.cancer_history "
+    "FROM checkins AS c JOIN users AS u ON u.id = c.user_id "
+    "WHERE c.id = ? AND u.telegram_id = ?"
+)
+_SAVE = (
+    "UPDATE checkins SET step = ?, state = ?, updated_at = ?, pain_score = ?, version = ? "
+    "WHERE id = ? AND version = ? AND status = ?"
+)
+
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, ...``."""
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+class _Driver(Protocol):
+    async def begin(self) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    async def row(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None: ...
+    async def run(self, sql: str, args: tuple[Any, ...]) -> int: ...
+
+
+class _Sqlite:
+    """aiosqlite: one hand-off to its thread per statement."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def begin(self) -> None:
+        # As every transaction of this bot on SQLite: the write lock is taken at BEGIN, so a
+        # transaction that reads and then writes waits for another writer instead of failing.
+        await self.connection.execute("BEGIN IMMEDIATE")
+
+    async def commit(self) -> None:
+        await self.connection.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        await self.connection.execute("ROLLBACK")
+
+    async def row(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        rows = await self.connection.execute_fetchall(sql, args)
+        return tuple(rows[0]) if rows else None
+
+    async def run(self, sql: str, args: tuple[Any, ...]) -> int:
+        cursor = await self.connection.execute(sql, args)
+        return int(cursor.rowcount)
+
+
+class _Postgres:
+    """asyncpg: statements prepared once per connection by its own statement cache."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.transaction: Any = None
+
+    async def begin(self) -> None:
+        self.transaction = self.connection.transaction()
+        await self.transaction.start()
+
+    async def commit(self) -> None:
+        await self.transaction.commit()
+
+    async def rollback(self) -> None:
+        await self.transaction.rollback()
+
+    async def row(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        record = await self.connection.fetchrow(_numbered(sql), *args)
+        return tuple(record) if record is not None else None
+
+    async def run(self, sql: str, args: tuple[Any, ...]) -> int:
+        status = await self.connection.execute(_numbered(sql), *args)
+        return int(status.rsplit(" ", 1)[-1])  # "UPDATE 1"
+
+
+Processor = Callable[[Any], Any]
+
+
+def _processors(dialect: Dialect, kind: TypeEngine[Any]) -> tuple[Processor, Processor]:
+    """(to the database, from the database) for one column type, as the ORM converts it."""
+    impl = kind.dialect_impl(dialect)
+    to_db = impl.bind_processor(dialect)
+    from_db = impl.result_processor(dialect, None)
+    return (to_db or (lambda v: v)), (from_db or (lambda v: v))
+
+
+class TapTransaction:
+    def __init__(self, store: TapStore, driver: _Driver) -> None:
+        self.store = store
+        self.driver = driver
+
+    async def owned(self, checkin_id: int, telegram_id: int) -> Owned | None:
+        """The check-in if it is this person's."""
+        s = self.store
+        row = await self.driver.row(_OWNED, (checkin_id, telegram_id))
+        if row is None:
+            return None
+        status, step, state, updated_at, version, message_id, pain, language, *profile = row
+        bone_risk, immunosuppressed, cancer_history = (
+            None if v is None else bool(v) for v in profile
+        )
+        return Owned(
+            checkin_id=checkin_id,
+            status=status,
+            step=step,
+            state=s.state_from_db(state),
+            updated_at=s.instant_from_db(updated_at),
+            version=version,
+            message_id=message_id,
+            pain_score=pain,
+            language=language,
+            bone_risk=bone_risk,
+            immunosuppressed=immunosuppressed,
+            cancer_history=cancer_history,
+        )
+
+    async def save(
+        self,
+        owned: Owned,
+        *,
+        step: str,
+        state: dict[str, Any],
+        now: datetime,
+        pain_score: int | None,
+    ) -> bool:
+        """Write the new state if nobody changed the row since it was read (the same version
+        check as ``db.repo.checkins.save_state``). False when it moved on meanwhile."""
+        s = self.store
+        changed = await self.driver.run(
+            _SAVE,
+            (
+                step,
+                s.state_to_db(state),
+                s.instant_to_db(now),
+                pain_score,
+                owned.version + 1,
+                owned.checkin_id,
+                owned.version,
+                owned.status,
+            ),
+        )
+        return changed == 1
+
+
+class TapStore:
+    """Transactions for the common tap, on ``engine``'s pooled connections."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        self.sqlite = dialect.name == "sqlite"
+        self.state_to_db, self.state_from_db = _processors(dialect, CheckIn.__table__.c.state.type)
+        self.instant_to_db, self.instant_from_db = _processors(
+            dialect, ProcessedUpdate.__table__.c.at.type
+        )
+
+    @asynccontextmanager
+    async def begin(
+        self, record: tuple[int, int, datetime] | None
+    ) -> AsyncIterator[TapTransaction]:
+        """One transaction: first the update's record (``(bot id, update id, at)``, if it is
+        still to be written; :class:`Duplicate` if it was written before), then the block's
+        work. Committed when the block ends, rolled back if it raises."""
+        async with self.engine.connect() as connection:
+            driver = await self._driver(connection)
+            try:
+                await driver.begin()
+            except Exception as error:
+                # BEGIN itself cannot fail for anything a statement did: the connection is bad.
+                await self._drop_all(connection)
+                raise Unavailable() from error
+            try:
+                if record is not None:
+                    await self._record(driver, record)
+                yield TapTransaction(self, driver)
+                await driver.commit()
+            except BaseException as error:
+                try:
+                    await driver.rollback()
+                except Exception:
+                    await self._drop_all(connection)
+                    raise Unavailable() from error
+                await self._unavailable(connection, error)
+                raise
+
+    async def _driver(self, connection: AsyncConnection) -> _Driver:
+        raw = (await connection.get_raw_connection()).driver_connection
+        return _Sqlite(raw) if self.sqlite else _Postgres(raw)
+
+    async def _record(self, driver: _Driver, record: tuple[int, int, datetime]) -> None:
+        bot_id, update_id, at = record
+        try:
+            await driver.run(_RECORD, (bot_id, update_id, self.instant_to_db(at)))
+        except Exception as error:
+            if _is_duplicate(error):
+                raise Duplicate(update_id) from None
+            raise
+
+    async def _unavailable(self, connection: AsyncConnection, error: BaseException) -> None:
+        if _is_dropped(error):
+            await self._drop_all(connection)
+            raise Unavailable() from error
+
+    async def _drop_all(self, connection: AsyncConnection) -> None:
+        """The server dropped this connection (a restart, a failover): the pool's others are
+        most likely gone too, so all are replaced, as SQLAlchemy does when it sees a
+        disconnect (connections in use finish first)."""
+        await connection.invalidate()
+        await self.engine.dispose(close=False)
+
+
+@cache
+def _asyncpg_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(a unique key violated, the connection failed) as asyncpg raises them; imported on
+    first use, so a bot on SQLite never loads asyncpg."""
+    from asyncpg import exceptions  # type: ignore[import-untyped]
+
+    return (exceptions.UniqueViolationError,), (
+        exceptions.InterfaceError,
+        exceptions.PostgresConnectionError,
+        exceptions.OperatorInterventionError,  # e.g. the server terminated the connection
+        exceptions.InternalClientError,  # the protocol found the connection lost mid-call
+    )
+
+
+def _is_duplicate(error: BaseException) -> bool:
+    if isinstance(error, sqlite3.IntegrityError):
+        return True
+    return isinstance(error, _asyncpg_errors()[0])
+
+
+def _is_dropped(error: BaseException) -> bool:
+    """The connection itself failed (rather than a statement)."""
+    if isinstance(error, (ConnectionError, OSError)):
+        return True
+    return isinstance(error, _asyncpg_errors()[1])
