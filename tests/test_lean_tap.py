@@ -6,7 +6,6 @@ which runs on the driver directly) alike."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
