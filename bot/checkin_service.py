@@ -5,6 +5,7 @@ what happened; handlers render it. No Telegram imports."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -540,12 +541,20 @@ class CheckinService:
     async def history_for(
         self, session: AsyncSession, user: User, checkin_id: int
     ) -> triage.History:
-        now = self.clock.now()
-        earlier = await repo.recent_complete(
-            session, user.id, HISTORY_WINDOW, exclude=checkin_id, since=now - HISTORY_SPAN
+        return self._history(await self._earlier(session, user, checkin_id))
+
+    async def _earlier(
+        self, session: AsyncSession, user: User, checkin_id: int
+    ) -> Sequence[CheckIn]:
+        """The person's earlier complete check-ins the amber rules look at, newest first."""
+        since = self.clock.now() - HISTORY_SPAN
+        return await repo.recent_complete(
+            session, user.id, HISTORY_WINDOW, exclude=checkin_id, since=since
         )
+
+    def _history(self, earlier: Sequence[CheckIn]) -> triage.History:
         return triage.History(
-            now=now,
+            now=self.clock.now(),
             past=tuple(
                 triage.Past(
                     at=c.finished_at or c.started_at,
@@ -571,16 +580,18 @@ class CheckinService:
         """At the end: the rules that need history (soon advice, and same-day advice for very
         severe pain with nothing to compare), then snippets unless urgent advice was given."""
         now = self.clock.now()
-        history = await self.history_for(session, user, checkin.id)
-        due = self.decide(user, state, history=history, minimum=Tier.SOON)
+        earlier = await self._earlier(session, user, checkin.id)
+        due = self.decide(user, state, history=self._history(earlier), minimum=Tier.SOON)
         advice = await self.record(session, user, checkin.id, due)
         if advice is not None:
             # The row was saved with its version check a moment ago in this transaction.
             checkin.state = state.to_json()
         if Tier.of(state.escalated) >= Tier.URGENT:
             return Summary(checkin.id, answers, (), after_advice=True), advice
-        earlier = await repo.recent_complete(session, user.id, 1, exclude=checkin.id)
-        previous = await repo.snippet_ids_of(session, earlier[0].id) if earlier else []
+        # The snippets of the last check-in are not repeated. It is the newest of ``earlier``
+        # when that holds any; only a person back after weeks needs it looked up.
+        last = earlier[:1] or await repo.recent_complete(session, user.id, 1, exclude=checkin.id)
+        previous = await repo.snippet_ids_of(session, last[0].id) if last else []
         snippets = choose(answers, self.catalog.snippets_for(user.language), previous)
         session.add_all(
             SnippetDelivery(

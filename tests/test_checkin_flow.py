@@ -3,7 +3,7 @@ questions, each tier of advice by button, one decisive escalation, and the profi
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.models import CheckIn, CheckInAnswer, Escalation, SnippetDelivery
 from tests.harness import Harness, Person
@@ -344,3 +344,31 @@ async def test_profile_answers_are_kept_and_changed_in_settings(bot: Harness, pa
     assert person is not None
     assert (person.profile.immunosuppressed, person.profile.bone_risk) == (False, True)
     assert person.profile.cancer_history is False
+
+
+async def test_the_next_check_in_offers_other_tips_than_the_last_one(
+    bot: Harness, pat: Person
+) -> None:
+    """Tips are not repeated from one check-in to the next while others fit: the next day, and
+    also when the last check-in was weeks ago (beyond the window the amber rules look at)."""
+    await onboard(bot, pat)
+
+    async def tips_of_a_check_in() -> set[str]:
+        await up_to_warnings(bot, pat)
+        await bot.press(pat, "None of these")
+        assert "your check-in is saved" in bot.screen(pat).text
+        async with bot.services.sessions() as session:
+            newest = await session.scalar(select(func.max(CheckIn.id)))
+            rows = await session.scalars(
+                select(SnippetDelivery.snippet_id).where(SnippetDelivery.checkin_id == newest)
+            )
+            return set(rows.all())
+
+    first = await tips_of_a_check_in()
+    bot.clock.advance(days=1)
+    second = await tips_of_a_check_in()
+    bot.clock.advance(days=40)
+    third = await tips_of_a_check_in()
+    assert first and second and third
+    assert not first & second
+    assert not second & third
