@@ -139,6 +139,9 @@ class ZoneReading:
     place: str | None = None
     """A typed town found in several zones (as typed, e.g. "Springfield"): the choices are
     their zones, the most populous first."""
+    region: str | None = None
+    """A town typed with a region the bot does not know ("London, Ontario": "Ontario"): the
+    choices are the zones of the towns of that name, asked about, never taken."""
 
 
 @cache
@@ -415,6 +418,14 @@ def read_place(text: str) -> ZoneReading:
     Philippines, "Lebanon" not Lebanon, Pennsylvania)."""
     found = () if place_key(text) in _regions() else places_named(text)
     found = found or _in_region(text)
+    region = None
+    if not found and "," in text:
+        # "London, Ontario": a town it knows and a region it does not (provinces and states
+        # outside the US are not in the gazetteer). Never taken as the largest town of that
+        # name (that London is in England): the towns of that name are offered instead.
+        town, _, typed_region = text.rpartition(",")
+        found = places_named(town)
+        text, region = town, typed_region.strip()[:40]
     # A town found by another name counts as no larger than the largest town of that very name:
     # offered beside it, never taken over it ("Vienne" in France is not just Vienna).
     cap = max((place.population for place in found if not place.other_name), default=None)
@@ -428,6 +439,9 @@ def read_place(text: str) -> ZoneReading:
     ranked = sorted(largest, key=lambda zone: -largest[zone])
     if not ranked:
         return ZoneReading()
+    if region is not None:
+        choices = tuple(ranked[:MAX_PLACE_CHOICES])
+        return ZoneReading(choices=choices, place=text.strip(), region=region)
     if len(ranked) == 1 or largest[ranked[0]] >= MUCH_LARGER * largest[ranked[1]]:
         return ZoneReading(ranked[0])
     return ZoneReading(choices=tuple(ranked[:MAX_PLACE_CHOICES]), place=text.strip())

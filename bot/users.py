@@ -67,6 +67,8 @@ class ZoneResult:
     abbreviation: str | None = None
     place: str | None = None
     """A typed town found in several zones ("Springfield"): ``choices`` are their zones."""
+    region: str | None = None
+    """The region typed after the town, which the bot does not know ("Ontario")."""
 
 
 class UserService:
@@ -183,6 +185,7 @@ class UserService:
                 reading.fixed_offset,
                 reading.abbreviation,
                 reading.place,
+                reading.region,
             )
         async with self.sessions.begin() as session:
             user = await repo.by_telegram_id(session, telegram_id)

@@ -147,6 +147,8 @@ async def zone_typed(update: Update, context: Context, text: str, language: str)
         # A town in several zones: ask which.
         if result.abbreviation:
             ask = catalog.text("tz.abbreviation", language, abbreviation=result.abbreviation)
+        elif result.region:
+            ask = catalog.text("tz.region_unknown", language, region=result.region)
         elif result.place:
             ask = catalog.text("tz.place_pick", language, place=result.place[:40])
         else:
