@@ -420,12 +420,16 @@ def read_place(text: str) -> ZoneReading:
     found = found or _in_region(text)
     region = None
     if not found and "," in text:
-        # "London, Ontario": a town it knows and a region it does not (provinces and states
-        # outside the US are not in the gazetteer). Never taken as the largest town of that
-        # name (that London is in England): the towns of that name are offered instead.
         town, _, typed_region = text.rpartition(",")
-        found = places_named(town)
-        text, region = town, typed_region.strip()[:40]
+        if place_key(town) in _regions():
+            # The region first: "USA, New York", "Florida, Miami".
+            found = _in_region(f"{typed_region}, {town}")
+        elif place_key(typed_region) not in _regions():
+            # "London, Ontario": a town it knows and a region it does not (provinces and
+            # states outside the US are not in the gazetteer). Never taken as the largest town
+            # of that name (that London is in England): the towns of that name are offered.
+            found = places_named(town)
+            text, region = town, typed_region.strip()[:40]
     # A town found by another name counts as no larger than the largest town of that very name:
     # offered beside it, never taken over it ("Vienne" in France is not just Vienna).
     cap = max((place.population for place in found if not place.other_name), default=None)

@@ -9,15 +9,19 @@ this module runs them on the pooled connection's own driver (asyncpg, or aiosqli
 with SQL written once per dialect. It stays in step with the ORM in two ways: the connection
 comes from the engine's pool (on SQLite its single connection, so writers stay queued in the
 order they asked), and every value goes through the same SQLAlchemy column types as the ORM's
-(UTC instants, JSON), so both paths read and write the very same rows.
+(UTC instants, JSON), so both paths read and write the very same rows. A connection goes back
+to the pool only when it is known to be outside a transaction; after a cancelled call it is
+closed instead.
 
 Everything less common (a cancel, a check-in left too long, an escalation, the last answer)
 is the ORM path's work: the caller rolls this transaction back and goes there. A connection the
-server dropped is thrown away and reported as :class:`Unavailable`, so the caller can go there
-too, on a fresh connection, instead of every transaction paying a "pre-ping" round trip."""
+server dropped is thrown away with the pool's others and reported as :class:`Unavailable`, so
+the caller can go there too, on a fresh connection, instead of every transaction paying a
+"pre-ping" round trip. A cancellation is never turned into anything else."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import TypeEngine
 
 from db.models import CheckIn, ProcessedUpdate
+
+log = logging.getLogger(__name__)
 
 
 class Duplicate(Exception):
@@ -84,6 +90,7 @@ class _Driver(Protocol):
     async def rollback(self) -> None: ...
     async def row(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None: ...
     async def run(self, sql: str, args: tuple[Any, ...]) -> int: ...
+    def closed(self) -> bool: ...
 
 
 class _Sqlite:
@@ -111,23 +118,26 @@ class _Sqlite:
         cursor = await self.connection.execute(sql, args)
         return int(cursor.rowcount)
 
+    def closed(self) -> bool:
+        return False  # a file: nothing can drop it
+
 
 class _Postgres:
-    """asyncpg: statements prepared once per connection by its own statement cache."""
+    """asyncpg: statements prepared once per connection by its own statement cache. BEGIN and
+    COMMIT are plain statements: asyncpg's Transaction objects keep state of their own on the
+    connection, which a cancelled call could leave behind."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
-        self.transaction: Any = None
 
     async def begin(self) -> None:
-        self.transaction = self.connection.transaction()
-        await self.transaction.start()
+        await self.connection.execute("BEGIN")
 
     async def commit(self) -> None:
-        await self.transaction.commit()
+        await self.connection.execute("COMMIT")
 
     async def rollback(self) -> None:
-        await self.transaction.rollback()
+        await self.connection.execute("ROLLBACK")
 
     async def row(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         record = await self.connection.fetchrow(_numbered(sql), *args)
@@ -136,6 +146,9 @@ class _Postgres:
     async def run(self, sql: str, args: tuple[Any, ...]) -> int:
         status = await self.connection.execute(_numbered(sql), *args)
         return int(status.rsplit(" ", 1)[-1])  # "UPDATE 1"
+
+    def closed(self) -> bool:
+        return bool(self.connection.is_closed())
 
 
 Processor = Callable[[Any], Any]
@@ -228,25 +241,41 @@ class TapStore:
         work. Committed when the block ends, rolled back if it raises."""
         async with self.engine.connect() as connection:
             driver = await self._driver(connection)
+            settled = False  # known outside a transaction: committed, rolled back, never begun
             try:
-                await driver.begin()
-            except Exception as error:
-                # BEGIN itself cannot fail for anything a statement did: the connection is bad.
-                await self._drop_all(connection)
-                raise Unavailable() from error
-            try:
-                if record is not None:
-                    await self._record(driver, record)
-                yield TapTransaction(self, driver)
-                await driver.commit()
-            except BaseException as error:
                 try:
-                    await driver.rollback()
+                    await driver.begin()
                 except Exception:
-                    await self._drop_all(connection)
+                    settled = True  # nothing began (a drop is told apart below)
+                    raise
+                try:
+                    if record is not None:
+                        await self._record(driver, record)
+                    yield TapTransaction(self, driver)
+                except BaseException as failure:
+                    try:
+                        await driver.rollback()
+                        settled = True
+                    except Exception as error:
+                        if isinstance(failure, Exception):
+                            raise error from failure
+                    raise  # as it came: a cancellation stays a cancellation
+                await driver.commit()
+                settled = True
+            except Exception as error:
+                if _is_dropped(error) or driver.closed():
+                    name = type(error).__name__
+                    log.warning("database connection lost (%s); pool replaced", name)
+                    settled = True
+                    await connection.invalidate()
+                    await self.engine.dispose(close=False)
                     raise Unavailable() from error
-                await self._unavailable(connection, error)
                 raise
+            finally:
+                if not settled:
+                    # Cancelled mid-call, or a rollback that failed: the transaction may still
+                    # be open on the server. The connection is closed, never pooled like that.
+                    await connection.invalidate()
 
     async def _driver(self, connection: AsyncConnection) -> _Driver:
         raw = (await connection.get_raw_connection()).driver_connection
@@ -261,18 +290,6 @@ class TapStore:
                 raise Duplicate(update_id) from None
             raise
 
-    async def _unavailable(self, connection: AsyncConnection, error: BaseException) -> None:
-        if _is_dropped(error):
-            await self._drop_all(connection)
-            raise Unavailable() from error
-
-    async def _drop_all(self, connection: AsyncConnection) -> None:
-        """The server dropped this connection (a restart, a failover): the pool's others are
-        most likely gone too, so all are replaced, as SQLAlchemy does when it sees a
-        disconnect (connections in use finish first)."""
-        await connection.invalidate()
-        await self.engine.dispose(close=False)
-
 
 @cache
 def _asyncpg_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
@@ -281,10 +298,12 @@ def _asyncpg_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseE
     from asyncpg import exceptions  # type: ignore[import-untyped]
 
     return (exceptions.UniqueViolationError,), (
-        exceptions.InterfaceError,
-        exceptions.PostgresConnectionError,
-        exceptions.OperatorInterventionError,  # e.g. the server terminated the connection
+        exceptions.ConnectionDoesNotExistError,  # closed under asyncpg's feet
         exceptions.InternalClientError,  # the protocol found the connection lost mid-call
+        exceptions.PostgresConnectionError,  # SQLSTATE class 08
+        exceptions.AdminShutdownError,  # terminated by an administrator or a restart
+        exceptions.CrashShutdownError,
+        exceptions.CannotConnectNowError,  # the server is starting or stopping
     )
 
 
@@ -295,7 +314,7 @@ def _is_duplicate(error: BaseException) -> bool:
 
 
 def _is_dropped(error: BaseException) -> bool:
-    """The connection itself failed (rather than a statement)."""
-    if isinstance(error, (ConnectionError, OSError)):
+    """The connection itself failed (rather than a statement, or a timeout)."""
+    if isinstance(error, ConnectionError):
         return True
     return isinstance(error, _asyncpg_errors()[1])

@@ -173,6 +173,10 @@ def test_a_town_by_another_name_never_outweighs_a_town_of_that_name() -> None:
         ("London, Canada", "America/Toronto"), ("Bielefeld, Deutschland", "Europe/Berlin"),
         ("Graz Österreich", "Europe/Vienna"), ("Leeds UK", "Europe/London"),
         ("Springfield, Illinois", "America/Chicago"),
+        # the region first
+        ("USA, New York", "America/New_York"), ("Florida, Miami", "America/New_York"),
+        ("Washington, Seattle", "America/Los_Angeles"),
+        ("Mexico, Mexico City", "America/Mexico_City"),
     ],
 )  # fmt: skip
 def test_a_town_with_its_country_or_us_state(typed: str, zone: str) -> None:
@@ -183,7 +187,8 @@ def test_a_town_with_its_country_or_us_state(typed: str, zone: str) -> None:
     "typed",
     # nonsense; another script; a town it does not know in a region it does not know;
     # a country on its own is not the town of that name (Mexico in the Philippines)
-    ["Xyzzyplugh", "Москва", "...", "Xyzzy, Narnia", "Mexico", "Lebanon"],
+    # a town not in the country it names
+    ["Xyzzyplugh", "Москва", "...", "Xyzzy, Narnia", "Mexico", "Lebanon", "Paris, Germany"],
 )
 def test_what_is_no_town_it_knows_gives_nothing(typed: str) -> None:
     assert read_zone(typed, SUMMER) == ZoneReading()
