@@ -265,6 +265,79 @@ async def bot_taps(
         await _drop(name)
 
 
+async def tap_costs(kind: str, folder: Path, people: int) -> dict[str, Any]:
+    """CPU of each tap of a check-in, one tap at a time (nothing else running): which taps
+    cost what. The last one ends the check-in (its answers, history, snippets, the summary)."""
+    url, name = await _database(kind, folder)
+    standin = await StandIn.start("--quiet", "--latency", "0")
+    try:
+        await seed_people(url, people)
+        app = build_application(settings_for(url, standin))
+        updates = Updates()
+
+        async def process(data: dict[str, Any]) -> None:
+            update = Update.de_json(data, app.bot)
+            await app.update_processor.process_update(update, app.process_update(update))
+
+        async with app:
+            for i in range(people):
+                await process(updates.command(i, "/checkin"))
+            questions = [await question_of(standin, i) for i in range(people)]
+            spent = [0.0] * len(TAPS)
+            for i in range(people):
+                message_id, checkin_id = questions[i]
+                for k, (step, option) in enumerate(TAPS):
+                    data = updates.tap(i, encode(CheckinTap(checkin_id, step, option)), message_id)
+                    started = cpu()
+                    await process(data)
+                    spent[k] += cpu() - started
+        await app.bot_data["services"].db_engine.dispose()
+        result = {
+            f"{step} {option}": round(1000 * t / people, 2)
+            for (step, option), t in zip(TAPS, spent, strict=True)
+        }
+        result["mean"] = round(1000 * sum(spent) / people / len(TAPS), 2)
+        return result
+    finally:
+        await standin.stop()
+        await _drop(name)
+
+
+async def bare_tap_cost(people: int) -> dict[str, Any]:
+    """Baseline for :func:`tap_costs`: the bare PTB echo handler, one tap at a time."""
+    standin = await StandIn.start("--quiet", "--latency", "0")
+    try:
+        app = (
+            Application.builder()
+            .token(TOKEN)
+            .base_url(standin.base_url)
+            .request(AiohttpRequest())
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
+            .concurrent_updates(PerPersonProcessor(256))
+            .build()
+        )
+
+        async def echo(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+            query = update.callback_query
+            assert query is not None
+            await query.answer()
+            await query.edit_message_text(f"You tapped {query.data}")
+
+        app.add_handler(CallbackQueryHandler(echo))
+        updates = Updates()
+        async with app:
+            spent = 0.0
+            for i in range(people):
+                for n in range(len(TAPS)):
+                    update = Update.de_json(updates.tap(i, f"x{n}", 1), app.bot)
+                    started = cpu()
+                    await app.update_processor.process_update(update, app.process_update(update))
+                    spent += cpu() - started
+        return {"mean": round(1000 * spent / people / len(TAPS), 2)}
+    finally:
+        await standin.stop()
+
+
 async def bare_taps(
     people: int, think: tuple[float, float] | None, latency: float
 ) -> dict[str, Any]:
@@ -763,6 +836,23 @@ def render(results: dict[str, Any], command: str) -> str:
                 f"{r['p50_ms']} | {r['p95_ms']} |"
             )
         lines.append("")
+    costs = results.get("tap_costs")
+    if costs:
+        steps = [f"{step} {option}" for step, option in TAPS]
+        lines += [
+            "### CPU of each tap, one at a time",
+            "",
+            "The same check-in tapped by 200 patients one after another (nothing else running), "
+            "ms of CPU per tap by question; the last tap ends the check-in (answers, history, "
+            "snippets, the summary).",
+            "",
+            "| what | " + " | ".join(f"`{s}`" for s in steps) + " | mean |",
+            "| --- | " + " | ".join("---" for _ in steps) + " | --- |",
+        ]
+        for label, r in costs.items():
+            cells = [str(r.get(s, "")) for s in steps]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {r['mean']} |")
+        lines.append("")
     latency = results.get("latency")
     if latency:
         lines += [
@@ -864,6 +954,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             taps["baseline: raw HTTP client"] = await raw_http_taps(n)
             results["taps"] = taps
             print(json.dumps(taps), flush=True)
+            results["tap_costs"] = {
+                "bot, sqlite": await tap_costs("sqlite", folder, n),
+                "bot, postgres": await tap_costs("postgres", folder, n),
+                "baseline: bare PTB": await bare_tap_cost(n),
+            }
+            print(json.dumps(results["tap_costs"]), flush=True)
         if "latency" in parts:
             n = 50 if quick else 500
             results["latency"] = {
