@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, partial
 from importlib import resources
@@ -120,11 +120,21 @@ GAP_STOPS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
 }
 
 
+PAST_MARK = "red_flag_past"
+"""A token attribute, set before the warning signs are matched on the words that a modifier rule
+marked ``stops_gaps`` finds (times in the past: "vor jahren", "2019", "used to"): a ``*N`` gap of
+a warning sign never skips them, or "meine beine waren vor jahren taub" would be one match that
+swallows, and so silences, its own "vor jahren". Not when a CURRENT word comes just before
+("seit dem letzten schub", "since my last relapse"), nor where a longer modifier overlaps them."""
+
 _WORD_CLASS = re.compile(r"@(\w+)")
 
 
 def compile_patterns(
-    spec: str, words: Mapping[str, str] | None = None, gap_stops: Iterable[str] = GAP_STOPS
+    spec: str,
+    words: Mapping[str, str] | None = None,
+    gap_stops: Iterable[str] = GAP_STOPS,
+    past_stops: bool = False,
 ) -> list[list[dict[str, Any]]]:
     """A pattern written compactly in the terms file, as spaCy token patterns:
 
@@ -132,8 +142,8 @@ def compile_patterns(
     choices; ``re:^pee`` one word matching the regex; a trailing ``?`` makes the slot optional;
     a leading ``^`` means the slot starts a sentence; ``@name`` stands for the word class
     ``name`` of the terms file (``words``); ``*N`` skips up to N words, but never a negation,
-    "but" or a comma (``gap_stops``, by default ``GAP_STOPS``). Phrases expand into one pattern
-    each.
+    "but" or a comma (``gap_stops``, by default ``GAP_STOPS``), nor, with ``past_stops``, a word
+    marked ``PAST_MARK``. Phrases expand into one pattern each.
     """
     for _ in range(5):
         expanded = _WORD_CLASS.sub(lambda m: _word_class(m.group(1), words), spec)
@@ -143,7 +153,10 @@ def compile_patterns(
     patterns: list[list[dict[str, Any]]] = [[]]
     for part in spec.split():
         if part.startswith("*") and part[1:].isdigit():
-            gap = {"LOWER": {"NOT_IN": list(gap_stops)}, "OP": f"{{0,{int(part[1:])}}}"}
+            gap: dict[str, Any] = {"LOWER": {"NOT_IN": list(gap_stops)}}
+            if past_stops:
+                gap["_"] = {PAST_MARK: False}
+            gap["OP"] = f"{{0,{int(part[1:])}}}"
             for pattern in patterns:
                 pattern.append(dict(gap))
             continue
@@ -210,6 +223,9 @@ class Terms:
     cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per warning sign, looser patterns of a cue ("my waterworks feel odd"): when one matches,
     is not excluded, and no full pattern of that sign did, the sign is asked about (UNCERTAIN)."""
+    spellings: dict[str, str] = field(default_factory=dict)
+    """Words as people also type them (dialect: "nimma", "koa") -> the words the patterns are
+    written with ("nicht mehr", "kein"), both as ``normalise`` spells text."""
 
 
 def spell(spec: str, language: str) -> str:
@@ -261,7 +277,43 @@ def load_terms(language: str = "en") -> Terms:
     unknown = set(cues) - {c.value for c in Code}
     if unknown:
         raise ValueError(f"content/{language}/red_flag_terms.yaml: unknown cue labels {unknown}")
-    return Terms(language, str(raw["source"]), targets, tuple(raw["modifiers"]), words, cues)
+    spellings = _spellings(raw.get("spellings") or {}, language)
+    return Terms(
+        language, str(raw["source"]), targets, tuple(raw["modifiers"]), words, cues, spellings
+    )
+
+
+def _spellings(raw: Mapping[str, Any], language: str) -> dict[str, str]:
+    """The ``spellings`` section of a terms file (each standard spelling with the ways people
+    type it, ``a|b``) as a map from each way to the standard spelling, letters folded as
+    ``normalise`` folds them (``FOLDS``; a plain spelling is not added: "nüme" is "not any more"
+    but "nume" is "only")."""
+    folds = FOLDS.get(language, ())
+
+    def fold(word: str) -> str:
+        for letter, spelling in folds:
+            word = word.replace(letter, spelling)
+        return word.lower()
+
+    result: dict[str, str] = {}
+    for standard, ways in raw.items():
+        for way in str(ways).split("|"):
+            way = way.strip()
+            if not way or " " in way:
+                raise ValueError(f"content/{language}/red_flag_terms.yaml: spelling {way!r}")
+            result[fold(way)] = fold(str(standard))
+    return result
+
+
+def _respeller(spellings: Mapping[str, str]) -> Callable[[str], str]:
+    """A function that writes every word of ``spellings`` in a text as its standard spelling."""
+    ways = sorted(spellings, key=len, reverse=True)
+    found = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, ways)) + r")(?![\w'])")
+
+    def respell(text: str) -> str:
+        return found.sub(lambda m: spellings[m[1]], text) if spellings else text
+
+    return respell
 
 
 def _spelt(raw: dict[str, Any], language: str) -> dict[str, Any]:
@@ -340,6 +392,8 @@ class TextReader:
         import spacy
         from medspacy.context import ConTextRule
         from medspacy.ner import TargetRule
+        from spacy.matcher import Matcher
+        from spacy.tokens import Token
 
         self.terms = terms
         stops = GAP_STOPS_BY_LANGUAGE[terms.language]
@@ -350,12 +404,13 @@ class TextReader:
             "medspacy_target_matcher",
             config={"result_type": "group", "span_group_name": _SPANS, "prune": False},
         )
+        _skip_validation(matcher)
         matcher.add(
             [
                 TargetRule(spec, label, pattern=pattern)
                 for label, specs in terms.targets.items()
                 for spec in specs
-                for pattern in compile_patterns(spec, terms.words, stops)
+                for pattern in compile_patterns(spec, terms.words, stops, past_stops=True)
             ]
         )
         cue_matcher: Any = nlp.add_pipe(
@@ -363,11 +418,12 @@ class TextReader:
             name="cue_matcher",
             config={"result_type": "group", "span_group_name": _CUES, "prune": False},
         )
+        _skip_validation(cue_matcher)
         cue_rules = [
             TargetRule(spec, _CUE_PREFIX + label, pattern=pattern)
             for label, specs in terms.cues.items()
             for spec in specs
-            for pattern in compile_patterns(spec, terms.words, stops)
+            for pattern in compile_patterns(spec, terms.words, stops, past_stops=True)
         ]
         if cue_rules:
             cue_matcher.add(cue_rules)
@@ -382,6 +438,7 @@ class TextReader:
             },
             last=True,
         )
+        _skip_validation(context)
         context.add(
             [
                 ConTextRule(
@@ -402,15 +459,24 @@ class TextReader:
             ]
         )
         self.nlp = nlp
+        self._respell = _respeller(terms.spellings)
+        if not Token.has_extension(PAST_MARK):
+            Token.set_extension(PAST_MARK, default=False)
+        self._modifier_matcher = Matcher(nlp.vocab, validate=False)
+        for rule in terms.modifiers:
+            spec = rule.get("pattern", rule["literal"].replace(" ", "_"))
+            key = PAST_MARK if rule.get("stops_gaps") else str(rule["category"])
+            self._modifier_matcher.add(key, compile_patterns(spec, terms.words, stops))
 
     def read(self, text: str) -> tuple[Finding, ...]:
         """Every warning sign mentioned, each with how certain it is that the patient has it
         now. A sign mentioned both ways counts as present: a denial never outweighs a report. A
         sign only hinted at by a cue, not excluded, is asked about (UNCERTAIN, reason "cue")."""
-        normalised = normalise(text, self.terms.language).rstrip()
+        normalised = self._respell(normalise(text, self.terms.language)).rstrip()
         if normalised and normalised[-1] not in ".!?;:":
             normalised += " ."  # a pattern may end at the end of the message ("... and went down")
         doc = self.nlp.make_doc(normalised)
+        self._mark_past(doc)
         look_alikes: list[Any] = []
         context: Any = None
         for name, component in self.nlp.pipeline:
@@ -418,7 +484,7 @@ class TextReader:
                 continue
             doc = component(doc)
             if name == "medspacy_target_matcher":
-                spans = _longest_per_label(doc.spans.get(_SPANS, []))
+                spans = _merged_per_label(doc.spans.get(_SPANS, []))
                 look_alikes = [s for s in spans if s.label_ == LOOK_ALIKE]
                 doc.spans[_SPANS] = _without_look_alikes(spans)
             elif name == "medspacy_context":
@@ -437,6 +503,23 @@ class TextReader:
             if label not in HELPER_LABELS
         )
 
+    def _mark_past(self, doc: Any) -> None:
+        """Sets ``PAST_MARK`` on the words of every match of a modifier rule marked ``stops_gaps``
+        that no longer modifier overlaps (as ConText prunes them) and no CURRENT word just
+        precedes."""
+        from medspacy.common.util import prune_overlapping_matches
+
+        strings = doc.vocab.strings
+        matches = [
+            (strings[key], start, end)
+            for key, start, end in prune_overlapping_matches(self._modifier_matcher(doc))
+        ]
+        current_ends = {end for category, _, end in matches if category == "CURRENT"}
+        for category, start, end in matches:
+            if category == PAST_MARK and not current_ends & {start - 2, start - 1, start}:
+                for token in doc[start:end]:
+                    token._.set(PAST_MARK, True)
+
     def _cues(
         self, doc: Any, look_alikes: list[Any], found: set[str], context: Any
     ) -> dict[str, tuple[Certainty, str]]:
@@ -447,7 +530,7 @@ class TextReader:
         doc = self.nlp.get_pipe("cue_matcher")(doc)
         spans = [
             s
-            for s in _longest_per_label(doc.spans.get(_CUES, []))
+            for s in _merged_per_label(doc.spans.get(_CUES, []))
             if s.label_[len(_CUE_PREFIX) :] not in found
         ]
         spans = _without_look_alikes([*spans, *look_alikes])
@@ -462,6 +545,16 @@ class TextReader:
         return result
 
 
+def _skip_validation(component: Any) -> None:
+    """spaCy checks every token pattern added to a Matcher (with pydantic: most of the time it
+    takes to build a reader). Ours are all made by ``compile_patterns``, so the Matcher inside a
+    medspaCy component skips the check. If medspaCy's insides change, it simply checks again."""
+    for name in ("_TargetMatcher__matcher", "_ConText__matcher"):
+        inner = getattr(getattr(component, name, None), "_MedspacyMatcher__matcher", None)
+        if inner is not None and hasattr(inner, "validate"):
+            inner.validate = False
+
+
 def _labels(spans: Iterable[Any]) -> dict[str, tuple[Certainty, str]]:
     found: dict[str, list[tuple[Certainty, str]]] = {}
     for span in spans:
@@ -473,16 +566,22 @@ def _optional_set(values: Iterable[str] | None) -> set[str] | None:
     return None if values is None else {v.upper() for v in values}
 
 
-def _longest_per_label(spans: Iterable[Any]) -> list[Any]:
-    """Of overlapping matches of one sign keep the longest, so that the whole phrase ("can not
-    walk"), not a piece of it, is what ConText modifies; matches of different signs may overlap."""
-    kept: list[Any] = []
-    for span in sorted(spans, key=lambda s: (s.start - s.end, s.start)):
-        if not any(
-            k.label == span.label and k.start < span.end and span.start < k.end for k in kept
-        ):
-            kept.append(span)
-    return sorted(kept, key=lambda s: (s.start, s.end))
+def _merged_per_label(spans: Iterable[Any]) -> list[Any]:
+    """Overlapping matches of one sign become one span over them all, so that the whole phrase
+    ("can not walk"), not a piece of it, is what ConText modifies, and no word of any of the
+    matches ("not" in "do not respond down there") is read as a modifier of the others; matches
+    of different signs may overlap."""
+    from spacy.tokens import Span
+
+    merged: list[Any] = []
+    for span in sorted(spans, key=lambda s: (s.label, s.start, s.end)):
+        last = merged[-1] if merged else None
+        if last is not None and last.label == span.label and span.start < last.end:
+            if span.end > last.end:
+                merged[-1] = Span(span.doc, last.start, span.end, label=span.label)
+        else:
+            merged.append(span)
+    return sorted(merged, key=lambda s: (s.start, s.end))
 
 
 def _without_look_alikes(spans: list[Any]) -> list[Any]:
