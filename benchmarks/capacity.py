@@ -226,6 +226,27 @@ async def drive(
     }
 
 
+def processor(app: Any) -> Processor:
+    """Feed one update (as JSON) to ``app`` through its update processor, as polling does."""
+
+    async def process(data: dict[str, Any]) -> None:
+        update = Update.de_json(data, app.bot)
+        await app.update_processor.process_update(update, app.process_update(update))
+
+    return process
+
+
+def checkin_taps(
+    updates: Updates, i: int, questions: list[tuple[int, int]]
+) -> list[dict[str, Any]]:
+    """Person ``i``'s taps through a whole check-in (``TAPS``) on their question."""
+    message_id, checkin_id = questions[i]
+    return [
+        updates.tap(i, encode(CheckinTap(checkin_id, step, option)), message_id)
+        for step, option in TAPS
+    ]
+
+
 async def bot_taps(
     kind: str, folder: Path, people: int, think: tuple[float, float] | None, latency: float
 ) -> dict[str, Any]:
@@ -236,23 +257,13 @@ async def bot_taps(
         await seed_people(url, people)
         app = build_application(settings_for(url, standin))
         updates = Updates()
-
-        async def process(data: dict[str, Any]) -> None:
-            update = Update.de_json(data, app.bot)
-            await app.update_processor.process_update(update, app.process_update(update))
-
+        process = processor(app)
         async with app:
             await asyncio.gather(*(process(updates.command(i, "/checkin")) for i in range(people)))
             questions = [await question_of(standin, i) for i in range(people)]
-
-            def taps_of(i: int) -> list[dict[str, Any]]:
-                message_id, checkin_id = questions[i]
-                return [
-                    updates.tap(i, encode(CheckinTap(checkin_id, step, option)), message_id)
-                    for step, option in TAPS
-                ]
-
-            result = await drive(process, people, taps_of, think)
+            result = await drive(
+                process, people, lambda i: checkin_taps(updates, i, questions), think
+            )
             async with app.bot_data["services"].sessions() as session:
                 done = await session.scalar(
                     text("SELECT count(*) FROM checkins WHERE status = 'complete'")
@@ -274,20 +285,14 @@ async def tap_costs(kind: str, folder: Path, people: int) -> dict[str, Any]:
         await seed_people(url, people)
         app = build_application(settings_for(url, standin))
         updates = Updates()
-
-        async def process(data: dict[str, Any]) -> None:
-            update = Update.de_json(data, app.bot)
-            await app.update_processor.process_update(update, app.process_update(update))
-
+        process = processor(app)
         async with app:
             for i in range(people):
                 await process(updates.command(i, "/checkin"))
             questions = [await question_of(standin, i) for i in range(people)]
             spent = [0.0] * len(TAPS)
             for i in range(people):
-                message_id, checkin_id = questions[i]
-                for k, (step, option) in enumerate(TAPS):
-                    data = updates.tap(i, encode(CheckinTap(checkin_id, step, option)), message_id)
+                for k, data in enumerate(checkin_taps(updates, i, questions)):
                     started = cpu()
                     await process(data)
                     spent[k] += cpu() - started
@@ -303,35 +308,43 @@ async def tap_costs(kind: str, folder: Path, people: int) -> dict[str, Any]:
         await _drop(name)
 
 
+def bare_app(standin: StandIn) -> Any:
+    """The bare PTB baseline: the same transport and processor, no database; its one handler
+    answers the button and edits the message."""
+    app = (
+        Application.builder()
+        .token(TOKEN)
+        .base_url(standin.base_url)
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .concurrent_updates(PerPersonProcessor(256))
+        .build()
+    )
+
+    async def echo(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer()
+        await query.edit_message_text(f"You tapped {query.data}")
+
+    app.add_handler(CallbackQueryHandler(echo))
+    return app
+
+
 async def bare_tap_cost(people: int) -> dict[str, Any]:
     """Baseline for :func:`tap_costs`: the bare PTB echo handler, one tap at a time."""
     standin = await StandIn.start("--quiet", "--latency", "0")
     try:
-        app = (
-            Application.builder()
-            .token(TOKEN)
-            .base_url(standin.base_url)
-            .request(AiohttpRequest())
-            .get_updates_request(AiohttpRequest(connection_pool_size=1))
-            .concurrent_updates(PerPersonProcessor(256))
-            .build()
-        )
-
-        async def echo(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-            query = update.callback_query
-            assert query is not None
-            await query.answer()
-            await query.edit_message_text(f"You tapped {query.data}")
-
-        app.add_handler(CallbackQueryHandler(echo))
+        app = bare_app(standin)
+        process = processor(app)
         updates = Updates()
         async with app:
             spent = 0.0
             for i in range(people):
                 for n in range(len(TAPS)):
-                    update = Update.de_json(updates.tap(i, f"x{n}", 1), app.bot)
+                    data = updates.tap(i, f"x{n}", 1)
                     started = cpu()
-                    await app.update_processor.process_update(update, app.process_update(update))
+                    await process(data)
                     spent += cpu() - started
         return {"mean": round(1000 * spent / people / len(TAPS), 2)}
     finally:
@@ -341,36 +354,17 @@ async def bare_tap_cost(people: int) -> dict[str, Any]:
 async def bare_taps(
     people: int, think: tuple[float, float] | None, latency: float
 ) -> dict[str, Any]:
-    """Baseline: a bare PTB Application (same transport and processor, no database) whose
-    handler answers the button and edits the message."""
+    """Baseline: the bare PTB Application (:func:`bare_app`), people tapping at once."""
     standin = await StandIn.start("--quiet", "--latency", str(latency))
     try:
-        app = (
-            Application.builder()
-            .token(TOKEN)
-            .base_url(standin.base_url)
-            .request(AiohttpRequest())
-            .get_updates_request(AiohttpRequest(connection_pool_size=1))
-            .concurrent_updates(PerPersonProcessor(256))
-            .build()
-        )
-
-        async def echo(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-            query = update.callback_query
-            assert query is not None
-            await query.answer()
-            await query.edit_message_text(f"You tapped {query.data}")
-
-        app.add_handler(CallbackQueryHandler(echo))
+        app = bare_app(standin)
         updates = Updates()
-
-        async def process(data: dict[str, Any]) -> None:
-            update = Update.de_json(data, app.bot)
-            await app.update_processor.process_update(update, app.process_update(update))
-
         async with app:
             return await drive(
-                process, people, lambda i: [updates.tap(i, f"x{n}", 1) for n in range(7)], think
+                processor(app),
+                people,
+                lambda i: [updates.tap(i, f"x{n}", 1) for n in range(len(TAPS))],
+                think,
             )
     finally:
         await standin.stop()
