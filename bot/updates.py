@@ -68,16 +68,16 @@ def current() -> Pending | None:
 
 @event.listens_for(UnitSession, "after_begin")
 def _record_first(session: Session, _tx: SessionTransaction, connection: Connection) -> None:
+    record = unrecorded()
     pending = _pending.get()
-    if pending is None or pending.recorded or pending.skip or pending.carriers:
+    if record is None or pending is None:
         return
+    bot_id, update_id, at = record
     try:
-        connection.execute(
-            _RECORD, {"bot_id": pending.bot_id, "update_id": pending.update_id, "at": pending.at}
-        )
+        connection.execute(_RECORD, {"bot_id": bot_id, "update_id": update_id, "at": at})
     except IntegrityError:
-        log.info("update %s seen before; not processed again", pending.update_id)
-        raise AlreadyProcessed(pending.update_id) from None
+        log.info("update %s seen before; not processed again", update_id)
+        raise AlreadyProcessed(update_id) from None
     pending.carriers.add(id(session))
 
 
