@@ -17,6 +17,8 @@ class Expect(StrEnum):
     """A note for the check-in ``target``."""
     INVITE = "invite"
     """An answer to the caregiver invite ``target`` (by button; text is not taken)."""
+    EMERGENCY_NUMBER = "emergency"
+    """The ambulance number the person uses, to be named in emergency advice."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Awaiting:
 TIMEZONE = Awaiting(Expect.TIMEZONE)
 TIME = Awaiting(Expect.TIME)
 PAUSE_DATE = Awaiting(Expect.PAUSE_DATE)
+EMERGENCY_NUMBER = Awaiting(Expect.EMERGENCY_NUMBER)
 
 
 def note_for(checkin_id: int) -> Awaiting:

@@ -53,3 +53,29 @@ def country_of(zone: str | None) -> str | None:
 def emergency_number(zone: str | None, numbers: dict[str, str]) -> str | None:
     country = country_of(zone)
     return numbers.get(country) if country else None
+
+
+OWN_NUMBER_MAX = 15
+"""Digits at most in a saved number (ITU-T E.164's longest international number)."""
+
+_SEPARATORS = str.maketrans("", "", " -./()\u00a0")
+
+
+def read_number(text: str) -> str | None:
+    """A phone number as a person types it ("112", "1 1 2", "0800-123", "+44 20 7946 0000"): the
+    digits with a leading + kept, or None when it is not 2 to 15 digits and nothing else."""
+    cleaned = text.strip().translate(_SEPARATORS)
+    digits = cleaned.removeprefix("+")
+    if not digits.isascii() or not digits.isdigit() or not 2 <= len(digits) <= OWN_NUMBER_MAX:
+        return None
+    return cleaned
+
+
+def numbers_to_call(own: str | None, zone: str | None, numbers: dict[str, str]) -> str | None:
+    """What emergency advice says to call: the person's own saved number first, then the checked
+    number(s) of their country ("X or Y"), each once; None when neither is known. A saved
+    number never hides the checked one: a typing slip must not leave only a wrong number."""
+    checked = emergency_number(zone, numbers)
+    listed = [own] if own else []
+    listed += [n.strip() for n in checked.split(" or ")] if checked else []
+    return " or ".join(dict.fromkeys(listed)) or None

@@ -118,6 +118,7 @@ class TextIntake:
                     Expect.TIMEZONE,
                     Expect.TIME,
                     Expect.PAUSE_DATE,
+                    Expect.EMERGENCY_NUMBER,
                 )
             ):
                 return TextOutcome(TextKind.TYPED_INPUT, lang, awaiting=waiting)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import awaiting as expect
 from bot.awaiting import Awaiting
 from bot.clock import Clock
+from bot.emergency import numbers_to_call
 from bot.reminders import apply_zone
 from bot.sanitize import clean_text
 from bot.timezones import local_time, read_zone
@@ -42,6 +43,8 @@ class Person:
     awaiting: Awaiting | None
     profile: Profile
     profile_answered: bool
+    emergency_number: str | None = None
+    """The ambulance number the person saved, if any."""
 
 
 def _person(user: User) -> Person:
@@ -53,6 +56,7 @@ def _person(user: User) -> Person:
         awaiting=Awaiting.decode(user.awaiting),
         profile=profile_of(user),
         profile_answered=user.profile_at is not None,
+        emergency_number=user.emergency_number,
     )
 
 
@@ -69,6 +73,8 @@ class ZoneResult:
     """A typed town found in several zones ("Springfield"): ``choices`` are their zones."""
     region: str | None = None
     """The region typed after the town, which the bot does not know ("Ontario")."""
+    call: str | None = None
+    """With a zone saved: the number(s) emergency advice would name now, None if none is known."""
 
 
 class UserService:
@@ -157,6 +163,18 @@ class UserService:
             if user is not None:
                 user.awaiting = awaiting.encode() if awaiting else None
 
+    async def set_emergency_number(self, telegram_id: int, number: str | None) -> bool:
+        """Save (or with None, remove) the ambulance number this person uses; the bot stops
+        waiting for one. False when there is no such consented person."""
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is None or user.consent_at is None:
+                return False
+            user.emergency_number = number
+            if Awaiting.decode(user.awaiting) == expect.EMERGENCY_NUMBER:
+                user.awaiting = None
+            return True
+
     async def set_profile(self, telegram_id: int, field: str, value: bool | None) -> Person | None:
         """Record one profile answer (None: not sure). Sets the value, never flips it, so a
         repeated tap changes nothing."""
@@ -195,6 +213,11 @@ class UserService:
             if Awaiting.decode(user.awaiting) == expect.TIMEZONE:
                 user.awaiting = None
             await apply_zone(session, user, zone, self.clock.now())
+            call = numbers_to_call(user.emergency_number, zone, self.catalog.emergency_numbers)
         return ZoneResult(
-            zone, local_time(zone, self.clock.now()), reading.choices, reading.fixed_offset
+            zone,
+            local_time(zone, self.clock.now()),
+            reading.choices,
+            reading.fixed_offset,
+            call=call,
         )

@@ -100,6 +100,9 @@ class User(Base):
     """The nonce of the consent or delete question shown last: only its buttons act."""
     keep_days: Mapped[int | None] = mapped_column(Integer)
     """How long check-ins and what hangs on them are kept: 90 or 365 days, None for ever."""
+    emergency_number: Mapped[str | None] = mapped_column(String(16))
+    """The ambulance number the person saved (digits, maybe a leading +): named first in
+    emergency advice, before the checked number of their country, if there is one."""
 
 
 class ProcessedUpdate(Base):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 from telegram.error import TelegramError
 
-from bot import awaiting as expect
+from bot.awaiting import Expect
 from bot.checkin_service import Reply, Status
 from bot.findings import decode_codes
 from bot.text_intake import TextKind, TextOutcome
@@ -18,6 +19,16 @@ from handlers.context import Context
 from handlers.onboarding import zone_typed
 
 log = logging.getLogger(__name__)
+
+TypedHandler = Callable[[Update, Context, str, str], Awaitable[None]]
+_TYPED: dict[Expect, TypedHandler] = {
+    Expect.TIMEZONE: zone_typed,
+    Expect.TIME: settings.time_typed,
+    Expect.PAUSE_DATE: settings.pause_date_typed,
+    Expect.EMERGENCY_NUMBER: settings.number_typed,
+}
+"""Who handles an ordinary message the bot asked for, by what it asked for (see
+``bot.text_intake``: only these come back as typed input)."""
 
 _TOASTS = {
     Status.NEED_ONE: "checkin.pick_one",
@@ -171,12 +182,8 @@ async def text_message(update: Update, context: Context) -> None:
         )
         return
     if outcome.kind is TextKind.TYPED_INPUT:
-        if outcome.awaiting == expect.TIMEZONE:
-            await zone_typed(update, context, text, lang)
-        elif outcome.awaiting == expect.TIME:
-            await settings.time_typed(update, context, text, lang)
-        else:
-            await settings.pause_date_typed(update, context, text, lang)
+        assert outcome.awaiting is not None
+        await _TYPED[outcome.awaiting.what](update, context, text, lang)
         return
     if outcome.kind is TextKind.TOO_LONG:
         limit = services.settings.note_max_chars

@@ -72,12 +72,7 @@ async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
         await edit(query, services.catalog.text("tz.type_prompt", person.language))
         return
     result = await services.users.set_timezone(user_id, tap.zone)
-    await edit(
-        query,
-        services.catalog.text(
-            "tz.saved", person.language, zone=result.zone, local_time=result.local_time
-        ),
-    )
+    await edit(query, views.zone_saved(services.catalog, person.language, result))
     await after_zone(context, user_id, person.language)
 
 
@@ -162,7 +157,7 @@ async def zone_typed(update: Update, context: Context, text: str, language: str)
         unknown = catalog.text("tz.unknown", language, zone=text[:40])
         await message.reply_text(unknown, reply_markup=keyboard)
         return
-    saved = catalog.text("tz.saved", language, zone=result.zone, local_time=result.local_time)
+    saved = views.zone_saved(catalog, language, result)
     if result.fixed_offset and result.choices:
         # Kept as typed, with the places on that offset offered: they follow summer time.
         note = catalog.text("tz.offset_saved", language, offset=result.fixed_offset)

@@ -16,6 +16,7 @@ from telegram import (
 
 from bot import awaiting as expect
 from bot import schedule
+from bot.emergency import numbers_to_call, read_number
 from bot.reminders import PAUSE_DAYS, QUICK_TIMES, ReminderView
 from bot.timezones import local_time, zone_at
 from content.loader import Catalog
@@ -41,7 +42,16 @@ def _days(catalog: Catalog, lang: str, weekdays: frozenset[int]) -> str:
     return ", ".join(catalog.text(f"day.{d}", lang) for d in sorted(weekdays))
 
 
-def menu(catalog: Catalog, lang: str, view: ReminderView | None, now: datetime) -> Rendered:
+def menu(
+    catalog: Catalog,
+    lang: str,
+    view: ReminderView | None,
+    now: datetime,
+    own_number: str | None = None,
+    zone: str | None = None,
+) -> Rendered:
+    """The settings: reminders, the emergency number advice names (``own_number`` is the
+    person's saved one, ``zone`` their time zone), and a button for each change."""
     t = catalog.text
     lines = [t("settings.title", lang), ""]
     if view is None or not view.times:
@@ -68,6 +78,11 @@ def menu(catalog: Catalog, lang: str, view: ReminderView | None, now: datetime) 
             lines.append(t("settings.nudge_on", lang, hours=f"{view.nudge_minutes / 60:g}"))
         else:
             lines.append(t("settings.nudge_off", lang))
+    call = numbers_to_call(own_number, zone, catalog.emergency_numbers)
+    if call:
+        lines.append(t("settings.emergency", lang, number=views.numbers(lang, call)))
+    else:
+        lines.append(t("settings.emergency_none", lang))
     rows = [
         [_b(t("settings.btn_times", lang), "times"), _b(t("settings.btn_days", lang), "days")],
         [_b(t("settings.btn_zone", lang), "tz")],
@@ -90,7 +105,9 @@ def menu(catalog: Catalog, lang: str, view: ReminderView | None, now: datetime) 
             else _b(t("settings.btn_on", lang), "on")
         )
         rows += [[nudge], [onoff]]
-    rows.append([_b(t("settings.btn_profile", lang), "prof")])
+    rows.append(
+        [_b(t("settings.btn_profile", lang), "prof"), _b(t("settings.btn_emergency", lang), "em")]
+    )
     # The language: each button sets one (a repeated tap changes nothing).
     rows.append(
         [
@@ -135,6 +152,29 @@ def pause_screen(catalog: Catalog, lang: str) -> Rendered:
     rows.append([_b(catalog.text("settings.btn_pause_date", lang), "p", "date")])
     rows.append([_b(catalog.text("settings.btn_done", lang), "menu")])
     return catalog.text("settings.pause_prompt", lang), InlineKeyboardMarkup(rows)
+
+
+def emergency_screen(
+    catalog: Catalog, lang: str, own: str | None, zone: str | None, done: str | None = None
+) -> Rendered:
+    """The number emergency advice names, where it comes from, and a way to add or remove the
+    person's own. ``done`` is a line about a change just made."""
+    t = catalog.text
+    call = numbers_to_call(own, zone, catalog.emergency_numbers)
+    checked = numbers_to_call(None, zone, catalog.emergency_numbers)
+    if own and call:
+        text = t("em.own", lang, own=own, number=views.numbers(lang, call))
+    elif checked:
+        text = t("em.checked", lang, number=views.numbers(lang, checked))
+    else:
+        text = t("em.none", lang)
+    if done:
+        text = f"{done}\n\n{text}"
+    rows = [[_b(t("em.btn_type", lang), "emtype")]]
+    if own:
+        rows.append([_b(t("em.btn_remove", lang), "emdel")])
+    rows.append([_b(t("settings.btn_done", lang), "menu")])
+    return text, InlineKeyboardMarkup(rows)
 
 
 def first_offer(catalog: Catalog, lang: str) -> Rendered:
@@ -187,7 +227,14 @@ async def settings_command(update: Update, context: Context) -> None:
         await message.reply_text(text, reply_markup=keyboard)
         return
     view = await services.reminders.view(user_id)
-    text, keyboard = menu(services.catalog, person.language, view, services.clock.now())
+    text, keyboard = menu(
+        services.catalog,
+        person.language,
+        view,
+        services.clock.now(),
+        person.emergency_number,
+        person.timezone,
+    )
     await message.reply_text(text, reply_markup=keyboard)
 
 
@@ -222,7 +269,8 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
     if action == "lang" and arg in catalog.languages:
         await services.users.set_language(user_id, arg)
         lang = arg
-        text, markup = menu(catalog, lang, await reminders.view(user_id), now)
+        view = await reminders.view(user_id)
+        text, markup = menu(catalog, lang, view, now, person.emergency_number, person.timezone)
         await edit(query, text, markup)
         return
     if action == "prof":
@@ -243,6 +291,19 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
         await context.bot.send_message(
             chat_id, catalog.text("tz.location_prompt", lang), reply_markup=location_keyboard
         )
+        return
+    if action in ("em", "emdel"):
+        done = None
+        own = person.emergency_number
+        if action == "emdel" and own is not None:
+            await services.users.set_emergency_number(user_id, None)
+            own, done = None, catalog.text("em.removed", lang)
+        text, keyboard = emergency_screen(catalog, lang, own, person.timezone, done)
+        await edit(query, text, keyboard)
+        return
+    if action == "emtype":
+        await services.users.set_awaiting(user_id, expect.EMERGENCY_NUMBER)
+        await edit(query, catalog.text("em.type_prompt", lang))
         return
     if action == "type" or (action == "p" and arg == "date"):
         awaiting = expect.TIME if action == "type" else expect.PAUSE_DATE
@@ -285,7 +346,7 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
     elif action == "pause":
         text, keyboard = pause_screen(catalog, lang)
     else:
-        text, keyboard = menu(catalog, lang, view, now)
+        text, keyboard = menu(catalog, lang, view, now, person.emergency_number, person.timezone)
     await edit(query, text, keyboard)
 
 
@@ -328,6 +389,24 @@ async def pause_date_typed(update: Update, context: Context, text: str, language
     )
 
 
+async def number_typed(update: Update, context: Context, text: str, language: str) -> None:
+    """The ambulance number the person uses, typed: saved, and what advice will say now."""
+    services = context.services
+    catalog = services.catalog
+    user_id, _, _ = who(update)
+    message = message_of(update)
+    number = read_number(text)
+    if number is None:
+        await message.reply_text(catalog.text("em.unknown", language, text=text[:20]))
+        return
+    await services.users.set_emergency_number(user_id, number)
+    person = await services.users.get(user_id)
+    zone = person.timezone if person else None
+    done = catalog.text("em.saved", language)
+    text_, keyboard = emergency_screen(catalog, language, number, zone, done)
+    await message.reply_text(text_, reply_markup=keyboard)
+
+
 async def location(update: Update, context: Context) -> None:
     """A shared location: find the time zone offline, keep nothing of the place."""
     services = context.services
@@ -345,6 +424,6 @@ async def location(update: Update, context: Context) -> None:
         )
         return
     await message.reply_text(
-        catalog.text("tz.saved", lang, zone=result.zone, local_time=result.local_time),
+        views.zone_saved(catalog, lang, result),
         reply_markup=ReplyKeyboardRemove(),
     )

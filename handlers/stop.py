@@ -23,6 +23,7 @@ _STOPPED = {
     Expect.PAUSE_DATE: "cancel.pause",
     Expect.NOTE: "cancel.note",
     Expect.INVITE: "cancel.invite",
+    Expect.EMERGENCY_NUMBER: "cancel.emergency",
 }
 """What /cancel says it kept, by what the bot was waiting for."""
 

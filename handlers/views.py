@@ -16,6 +16,7 @@ from bot.escalations import Advice, AlertJob
 from bot.findings import Code, encode_codes
 from bot.timezones import QUICK_ZONES
 from bot.triage import Tier
+from bot.users import ZoneResult
 from content.loader import Catalog, babel_locale
 from handlers.callback_data import (
     CheckinTap,
@@ -124,14 +125,25 @@ def summary(catalog: Catalog, engine: Engine, lang: str, result: Summary) -> Ren
     return "\n".join(lines), keyboard
 
 
+def numbers(lang: str, call: str) -> str:
+    """ "112", or "1122 or 112": numbers stored as "X or Y", joined in the person's language."""
+    listed = [n.strip() for n in call.split(" or ")]
+    return format_list(listed, style="or", locale=babel_locale(lang))
+
+
 def emergency_call(catalog: Catalog, lang: str, advice: Advice) -> str:
-    """ "call 112", or "call your local emergency number" when the country is unknown."""
+    """ "call 112", or "call your local emergency number" when no number is known."""
     if advice.emergency_number:
-        # Two official numbers ("112 or 999" in the list) are joined in the person's language.
-        numbers = [n.strip() for n in advice.emergency_number.split(" or ")]
-        either = format_list(numbers, style="or", locale=babel_locale(lang))
-        return catalog.text("emergency.known", lang, number=either)
+        return catalog.text("emergency.known", lang, number=numbers(lang, advice.emergency_number))
     return catalog.text("emergency.unknown", lang)
+
+
+def zone_saved(catalog: Catalog, lang: str, result: ZoneResult) -> str:
+    """The time zone is saved; where no ambulance number is known for it, how to add one."""
+    text = catalog.text("tz.saved", lang, zone=result.zone, local_time=result.local_time)
+    if result.call is None:
+        text += "\n\n" + catalog.text("tz.no_number", lang)
+    return text
 
 
 def _what(catalog: Catalog, lang: str, advice: Advice) -> list[str]:

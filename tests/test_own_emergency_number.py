@@ -1,0 +1,184 @@
+"""A person's own emergency number: where the bot has no checked ambulance number for the time
+zone's country (or the person uses another), they can save theirs in /settings, and emergency
+advice (theirs and their caregivers') names it, before the checked one where there is one."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.emergency import numbers_to_call, read_number
+from content.loader import default_catalog
+from db.models import User
+from tests.harness import Harness, Person
+from tests.test_checkin_flow import onboard
+
+CATALOG = default_catalog()
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("112", "112"),
+        (" 1 1 2 ", "112"),
+        ("1122", "1122"),
+        ("0800-123-456", "0800123456"),
+        ("+44 (20) 7946.0000", "+442079460000"),
+        ("15", "15"),
+    ],
+)
+def test_a_typed_number_is_read_as_its_digits(typed: str, read: str) -> None:
+    assert read_number(typed) == read
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "1", "ambulance", "112 now", "++112", "١١٢", "1" * 16, "call 999"]
+)
+def test_anything_but_a_phone_number_is_not_read(typed: str) -> None:
+    assert read_number(typed) is None
+
+
+def test_a_saved_number_comes_first_and_never_hides_the_checked_one() -> None:
+    numbers = CATALOG.emergency_numbers
+    assert numbers_to_call(None, "Asia/Karachi", numbers) is None  # no checked number
+    assert numbers_to_call("1122", "Asia/Karachi", numbers) == "1122"
+    assert numbers_to_call("1122", "Europe/Berlin", numbers) == "1122 or 112"
+    assert numbers_to_call("112", "Europe/Berlin", numbers) == "112"  # each number once
+    assert numbers_to_call("999", "Europe/Dublin", numbers) == "999 or 112"
+    assert numbers_to_call(None, "Europe/Dublin", numbers) == "112 or 999"
+
+
+async def _emergency_by_button(bot: Harness, person: Person, lang: str = "en") -> str:
+    """A check-in with loss of bladder control tapped: the emergency advice's text."""
+    t = CATALOG.text
+    await bot.send(person, "/checkin")
+    await bot.press(person, "3", t("opt.where.lower", lang), t("button.done", lang))
+    await bot.press(person, t("opt.feel.aching", lang), t("button.done", lang))
+    await bot.press(person, t("opt.symptoms.none", lang))
+    await bot.press(person, t("opt.warning.bladder_bowel", lang), t("button.done", lang))
+    advice = [m.text for m in bot.api.chat(person.chat_id) if m.text.startswith("<b>🚨")]
+    assert advice
+    return advice[-1]
+
+
+async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_it(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/timezone")
+    await bot.press(pat, "Other (type it)")
+    await bot.send(pat, "Karachi")  # Pakistan: no checked ambulance number in the list
+    saved = next(m.text for m in bot.api.chat(pat.chat_id) if "Saved: Asia/Karachi" in m.text)
+    assert saved.endswith(
+        "I don't have a checked ambulance number for this area. If you know the one you use, "
+        "you can add it in /settings."
+    )
+
+    await bot.send(pat, "/settings")
+    assert "Emergency number: not known for your area yet." in bot.screen(pat).text
+    await bot.press(pat, "🚑 Emergency number")
+    assert "call your local emergency number" in bot.screen(pat).text
+    assert "Remove my number" not in bot.screen(pat).labels()
+    await bot.press(pat, "✏️ Type a number")
+    assert bot.screen(pat).text.startswith("Type the number you call for an ambulance")
+
+    await bot.send(pat, "the one for ambulances")  # not a number: said so, still waiting
+    assert bot.screen(pat).text.startswith("I could not read “the one for ambula")
+    await bot.send(pat, "11 22")
+    assert bot.screen(pat).text == (
+        "Saved.\n\nYou saved 1122. In an emergency I tell you to call 1122."
+    )
+    assert "Remove my number" in bot.screen(pat).labels()
+    async with bot.services.sessions() as session:
+        user = await session.scalar(select(User))
+        assert user is not None and (user.emergency_number, user.awaiting) == ("1122", None)
+
+    await bot.send(pat, "/settings")
+    assert "Emergency number: 1122" in bot.screen(pat).text
+    advice = await _emergency_by_button(bot, pat)
+    assert advice.startswith("<b>🚨 Please call 1122 now")
+
+
+async def test_a_caregiver_alert_names_the_patients_number(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    from tests.test_caregivers import alerts_to, link
+
+    await onboard(bot, pat)
+    await link(bot, pat, sam)
+    await bot.send(pat, "/timezone")
+    await bot.press(pat, "Other (type it)")
+    await bot.send(pat, "Karachi")
+    await bot.send(pat, "/settings")
+    await bot.press(pat, "🚑 Emergency number", "✏️ Type a number")
+    await bot.send(pat, "1122")
+    await _emergency_by_button(bot, pat)
+    [alert] = alerts_to(bot, sam)
+    assert "1122" in alert
+
+
+async def test_where_the_country_has_a_checked_number_both_are_named_and_removal_works(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)  # Berlin: 112
+    await bot.send(pat, "/settings")
+    assert "Emergency number: 112" in bot.screen(pat).text
+    await bot.press(pat, "🚑 Emergency number")
+    assert bot.screen(pat).text.startswith("In an emergency I tell you to call 112.")
+    await bot.press(pat, "✏️ Type a number")
+    await bot.send(pat, "19222")
+    assert "You saved 19222. In an emergency I tell you to call 19222 or 112." in (
+        bot.screen(pat).text
+    )
+    assert (await _emergency_by_button(bot, pat)).startswith("<b>🚨 Please call 19222 or 112 now")
+
+    await bot.send(pat, "/settings")
+    await bot.press(pat, "🚑 Emergency number", "Remove my number")
+    assert bot.screen(pat).text.startswith("Your number is removed.\n\nIn an emergency I tell")
+    assert "Remove my number" not in bot.screen(pat).labels()
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.emergency_number)) is None
+
+
+async def test_cancel_while_typing_a_number_keeps_the_old_one(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/settings")
+    await bot.press(pat, "🚑 Emergency number", "✏️ Type a number")
+    await bot.send(pat, "/cancel")
+    assert bot.screen(pat).text == "OK, stopped. Your emergency number stays as it was."
+    await bot.send(pat, "1122")  # no longer taken as a number
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.emergency_number)) is None
+
+
+async def test_a_warning_sign_typed_instead_of_the_number_is_escalated(
+    bot: Harness, pat: Person
+) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/settings")
+    await bot.press(pat, "🚑 Emergency number", "✏️ Type a number")
+    await bot.send(pat, "I can't pee at all since this morning")
+    assert bot.api.texts_sent(pat.chat_id)[-1].startswith("<b>🚨 Please call 112 now")
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.emergency_number)) is None
+
+
+async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
+    t = CATALOG.text
+    greta = Person(4731, "Greta", "de")
+    await bot.send(greta, "/start")
+    await bot.press(greta, t("start.consent_button", "de"))
+    await bot.press(greta, t("tz.other_button", "de"))
+    await bot.send(greta, "Karachi")
+    assert t("tz.no_number", "de") in bot.recent(greta, 3)
+    for _ in range(3):
+        await bot.press(greta, t("profile.no", "de"))
+    await bot.send(greta, "/settings")
+    assert t("settings.emergency_none", "de") in bot.screen(greta).text
+    await bot.press(greta, t("settings.btn_emergency", "de"), t("em.btn_type", "de"))
+    await bot.send(greta, "zwölf")
+    assert bot.screen(greta).text.startswith("„zwölf“ kann ich nicht als Telefonnummer lesen")
+    await bot.send(greta, "1122")
+    assert bot.screen(greta).text.startswith("Gespeichert.\n\nSie haben die 1122 gespeichert.")
+    advice = await _emergency_by_button(bot, greta, "de")
+    assert "den Notruf 1122" in advice
