@@ -14,7 +14,7 @@ from bot.findings import decode_codes
 from bot.text_intake import TextKind, TextOutcome
 from handlers import escalations, settings, views
 from handlers.callback_data import CheckinTap, FindingTap, NoteTap, ResumeTap
-from handlers.common import answer_quietly, edit, freeze, message_of, who
+from handlers.common import Markup, answer_quietly, edit, freeze, message_of, unparsed, who
 from handlers.context import Context
 from handlers.onboarding import zone_typed
 
@@ -54,24 +54,22 @@ async def checkin_command(update: Update, context: Context) -> None:
     await _send_screen(context, chat_id, reply)
 
 
-async def _send_screen(context: Context, chat_id: int, reply: Reply) -> Message | None:
+async def _send_screen(context: Context, chat_id: int, reply: Reply) -> None:
     """Send the current question (or the summary) as a new message and remember it."""
     services = context.services
     if reply.screen is not None:
-        text, keyboard = views.question(
+        text, buttons = views.question(
             services.catalog, services.engine, reply.language, reply.screen
         )
-        checkin_id = reply.screen.checkin_id
+        params = {"chat_id": chat_id, "text": text, "reply_markup": buttons}
+        sent = await unparsed(context.bot, "sendMessage", params)
+        await services.checkins.set_message(reply.screen.checkin_id, int(sent["message_id"]))
     elif reply.summary is not None:
         text, keyboard = views.summary(
             services.catalog, services.engine, reply.language, reply.summary
         )
-        checkin_id = reply.summary.checkin_id
-    else:
-        return None
-    sent = await context.bot.send_message(chat_id, text, reply_markup=keyboard)
-    await services.checkins.set_message(checkin_id, sent.message_id)
-    return sent
+        message = await context.bot.send_message(chat_id, text, reply_markup=keyboard)
+        await services.checkins.set_message(reply.summary.checkin_id, message.message_id)
 
 
 async def tap(update: Update, context: Context, data: CheckinTap) -> None:
@@ -105,6 +103,7 @@ async def tap(update: Update, context: Context, data: CheckinTap) -> None:
             await _send_screen(context, chat_id, reply)
         await escalations.alert_caregivers(context, reply.advice.escalation_id)
         return
+    keyboard: Markup | None
     if reply.screen is not None:
         text, keyboard = views.question(catalog, services.engine, reply.language, reply.screen)
     elif reply.summary is not None:

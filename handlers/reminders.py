@@ -94,8 +94,8 @@ async def tap(update: Update, context: Context, data: ReminderTap) -> None:
             text, keyboard = views.resume_offer(catalog, reply.language, reply.checkin_id)
             await edit(query, text, keyboard)
         elif reply.screen is not None and query.message is not None:
-            text, keyboard = views.question(catalog, services.engine, reply.language, reply.screen)
-            if await edit(query, text, keyboard):
+            text, buttons = views.question(catalog, services.engine, reply.language, reply.screen)
+            if await edit(query, text, buttons):
                 await services.checkins.set_message(
                     reply.screen.checkin_id, query.message.message_id
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from babel.lists import format_list
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -30,8 +31,11 @@ from handlers.callback_data import (
     ZoneTap,
     encode,
 )
+from handlers.common import Keyboard
 
 Rendered = tuple[str, InlineKeyboardMarkup | None]
+
+_B = TypeVar("_B")
 
 _TICK = "✅ "
 _WIDE_LABEL = 15
@@ -42,50 +46,49 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)
 
 
-def _rows(
-    buttons: Sequence[InlineKeyboardButton], per_row: int
-) -> list[list[InlineKeyboardButton]]:
+def _rows(buttons: Sequence[_B], per_row: int) -> list[list[_B]]:
     return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
 
 
-def question(catalog: Catalog, engine: Engine, lang: str, screen: Screen) -> Rendered:
-    """The question for ``screen.step`` with its buttons (ticks on a multi-select step)."""
+def question(catalog: Catalog, engine: Engine, lang: str, screen: Screen) -> tuple[str, Keyboard]:
+    """The question for ``screen.step`` with its buttons (ticks on a multi-select step), the
+    buttons as the Bot API's JSON: this is drawn on every tap."""
     step = screen.step
     t = catalog.text
 
-    def tap(option: str) -> str:
-        return encode(CheckinTap(screen.checkin_id, step.value, option))
+    def button(text: str, option: str) -> dict[str, str]:
+        return {
+            "text": text,
+            "callback_data": encode(CheckinTap(screen.checkin_id, step.value, option)),
+        }
 
     kind = engine.kind(step)
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[dict[str, str]]]
     if kind == "scale":
-        numbers = [_button(o, tap(o)) for o in engine.options(step)]
-        rows = _rows(numbers, 6)
+        rows = _rows([button(o, o) for o in engine.options(step)], 6)
     else:
         labels = [(o, t(f"opt.{step.value}.{o}", lang)) for o in engine.options(step)]
         ticked = set(screen.draft)
         if kind == "multi":
             # Each button says what it sets, so a repeated tap cannot flip it back.
             buttons = [
-                _button(_TICK + label, tap(UNTICK + o))
-                if o in ticked
-                else _button(label, tap(TICK + o))
+                button(_TICK + label, UNTICK + o) if o in ticked else button(label, TICK + o)
                 for o, label in labels
             ]
         else:
-            buttons = [_button(label, tap(o)) for o, label in labels]
+            buttons = [button(label, o) for o, label in labels]
         wide = kind == "multi" and any(len(label) > _WIDE_LABEL for _, label in labels)
         rows = _rows(buttons, 1 if wide else 3 if kind == "single" else 2)
         if kind == "multi":
             none = engine.none_option(step)
             if none:
-                rows.append([_button(t(f"opt.{step.value}.{none}", lang), tap(none))])
-            rows.append([_button(t("button.done", lang), tap(DONE))])
-    nav = [_button(t("button.cancel", lang), tap(CANCEL))]
+                rows.append([button(t(f"opt.{step.value}.{none}", lang), none)])
+            rows.append([button(t("button.done", lang), DONE)])
+    nav = [button(t("button.cancel", lang), CANCEL)]
     if screen.can_go_back:
-        nav.insert(0, _button(t("button.back", lang), tap(BACK)))
+        nav.insert(0, button(t("button.back", lang), BACK))
     rows.append(nav)
-    return t(f"q.{step.value}", lang), InlineKeyboardMarkup(rows)
+    return t(f"q.{step.value}", lang), {"inline_keyboard": rows}
 
 
 def _labels(
