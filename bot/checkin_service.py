@@ -5,9 +5,9 @@ what happened; handlers render it. No Telegram imports."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import bindparam, select
@@ -122,6 +122,22 @@ def _screen(checkin: CheckIn, state: CheckinState | None = None) -> Screen:
         answers=Answers.from_state(state),
         draft=tuple(state.draft),
         can_go_back=bool(state.trail),
+    )
+
+
+def _history_of(
+    now: datetime, earlier: Iterable[tuple[datetime, int | None, Iterable[str]]]
+) -> triage.History:
+    """What the rules know of the earlier complete check-ins: ``(when it finished, pain,
+    symptoms)``, newest first."""
+    return triage.History(
+        now=now,
+        past=tuple(
+            triage.Past(at=at, pain=pain, symptoms=frozenset(symptoms))
+            for at, pain, symptoms in earlier
+            # A check-in closed by emergency advice before the score has no pain to count.
+            if pain is not None
+        ),
     )
 
 
@@ -322,8 +338,10 @@ class CheckinService:
 
     async def _answer(self, telegram_id: int, checkin_id: int, step: str, option: str) -> Reply:
         """Apply one tap. Every check is made against the database, never the message. The
-        common tap (a question answered or ticked, a step back, a tap that changes nothing) is
-        one lean transaction; the rest, and a tap whose connection dropped, take the ORM path."""
+        common tap (a question answered or ticked, a step back, a tap that changes nothing) and
+        the last answer of an ordinary check-in (one that ends with no advice given on this tap)
+        are one lean transaction each; the rest (a cancel, a check-in left too long, an
+        escalation, emergency advice), and a tap whose connection dropped, take the ORM path."""
         if self.taps is not None and option != CANCEL:
             try:
                 return await self._answer_lean(self.taps, telegram_id, checkin_id, step, option)
@@ -348,8 +366,8 @@ class CheckinService:
     async def _lean(
         self, tx: TapTransaction, telegram_id: int, checkin_id: int, step: str, option: str
     ) -> Reply:
-        """The common tap, decided as :meth:`_answer_full` decides it; anything else raises
-        :class:`_NeedsFullPath` before a write."""
+        """The common tap and the ordinary last one, decided as :meth:`_answer_full` decides
+        them; anything else raises :class:`_NeedsFullPath` before a write."""
         owned = await tx.owned(checkin_id, telegram_id)
         if owned is None:
             return Reply(Status.STALE)
@@ -371,9 +389,11 @@ class CheckinService:
         answered = move.outcome is Outcome.ADVANCED and move.answered is not None
         if answered and self._decide(_profile(owned), state) is not None:
             raise _NeedsFullPath  # an escalation: stored in the outbox with the check-in
-        if Tier.of(state.escalated) is Tier.EMERGENCY or move.step == FINISHED:
-            raise _NeedsFullPath  # the end: answers, summary, snippets
+        if Tier.of(state.escalated) is Tier.EMERGENCY:
+            raise _NeedsFullPath  # closed by the advice, which is sent before anything else
         answers = Answers.from_state(state)
+        if move.step == FINISHED:
+            return await self._finish_lean(tx, owned, state, answers, now)
         saved = await tx.save(
             owned, step=move.step, state=state.to_json(), now=now, pain_score=answers.pain
         )
@@ -390,6 +410,42 @@ class CheckinService:
                 draft=tuple(state.draft),
                 can_go_back=bool(state.trail),
             ),
+            message_id=owned.message_id,
+        )
+
+    async def _finish_lean(
+        self, tx: TapTransaction, owned: Owned, state: CheckinState, answers: Answers, now: datetime
+    ) -> Reply:
+        """The last answer, with no advice decided on it: the end as :meth:`_answer_full` and
+        :meth:`_finish` make it. Advice from the rules that need history raises
+        :class:`_NeedsFullPath` (nothing is written before)."""
+        earlier = await tx.earlier(
+            owned, since=now - HISTORY_SPAN, limit=HISTORY_WINDOW, question=Step.SYMPTOMS.value
+        )
+        history = _history_of(now, ((c.at, c.pain_score, c.answers) for c in earlier))
+        if self._decide(_profile(owned), state, history=history, minimum=Tier.SOON) is not None:
+            raise _NeedsFullPath  # advice at the end: stored in the outbox with the check-in
+        last = earlier[0].checkin_id if earlier else None
+        summary = await self._summary(
+            owned.checkin_id, state, answers, owned.language, lambda: tx.shown(owned, last)
+        )
+        saved = await tx.finish(
+            owned,
+            step=FINISHED,
+            state=state.to_json(),
+            now=now,
+            pain_score=answers.pain,
+            answers=state.answer_rows(),
+            snippets=[s.id for s in summary.snippets],
+        )
+        if not saved:
+            return Reply(Status.STALE, owned.language, owned.checkin_id)
+        log.info("checkin %s complete", owned.checkin_id)
+        return Reply(
+            Status.OK,
+            owned.language,
+            owned.checkin_id,
+            summary=summary,
             message_id=owned.message_id,
         )
 
@@ -553,19 +609,16 @@ class CheckinService:
         )
 
     def _history(self, earlier: Sequence[CheckIn]) -> triage.History:
-        return triage.History(
-            now=self.clock.now(),
-            past=tuple(
-                triage.Past(
-                    at=c.finished_at or c.started_at,
-                    pain=c.pain_score,
-                    symptoms=frozenset(
-                        a.value for a in c.answers if a.question == Step.SYMPTOMS.value
-                    ),
+        symptoms = Step.SYMPTOMS.value
+        return _history_of(
+            self.clock.now(),
+            (
+                (
+                    c.finished_at or c.started_at,
+                    c.pain_score,
+                    (a.value for a in c.answers if a.question == symptoms),
                 )
                 for c in earlier
-                # A check-in closed by emergency advice before the score has no pain to count.
-                if c.pain_score is not None
             ),
         )
 
@@ -586,20 +639,39 @@ class CheckinService:
         if advice is not None:
             # The row was saved with its version check a moment ago in this transaction.
             checkin.state = state.to_json()
-        if Tier.of(state.escalated) >= Tier.URGENT:
-            return Summary(checkin.id, answers, (), after_advice=True), advice
-        # The snippets of the last check-in are not repeated. It is the newest of ``earlier``
-        # when that holds any; only a person back after weeks needs it looked up.
-        last = earlier[:1] or await repo.recent_complete(session, user.id, 1, exclude=checkin.id)
-        previous = await repo.snippet_ids_of(session, last[0].id) if last else []
-        snippets = choose(answers, self.catalog.snippets_for(user.language), previous)
+
+        async def shown() -> list[str]:
+            # The last check-in is the newest of ``earlier`` when that holds any; only a person
+            # back after weeks needs it looked up.
+            last = earlier[:1] or await repo.recent_complete(
+                session, user.id, 1, exclude=checkin.id
+            )
+            return await repo.snippet_ids_of(session, last[0].id) if last else []
+
+        summary = await self._summary(checkin.id, state, answers, user.language, shown)
         session.add_all(
             SnippetDelivery(
                 user_id=user.id, checkin_id=checkin.id, snippet_id=s.id, delivered_at=now
             )
-            for s in snippets
+            for s in summary.snippets
         )
-        return Summary(checkin.id, answers, tuple(snippets)), advice
+        return summary, advice
+
+    async def _summary(
+        self,
+        checkin_id: int,
+        state: CheckinState,
+        answers: Answers,
+        language: str,
+        shown: Callable[[], Awaitable[Collection[str]]],
+    ) -> Summary:
+        """The summary at the end: no tips after urgent or emergency advice (a pointer to it
+        instead); otherwise tips that fit the answers, not those shown after the last check-in
+        (``shown`` reads them, only when tips are chosen)."""
+        if Tier.of(state.escalated) >= Tier.URGENT:
+            return Summary(checkin_id, answers, (), after_advice=True)
+        snippets = choose(answers, self.catalog.snippets_for(language), await shown())
+        return Summary(checkin_id, answers, tuple(snippets))
 
     async def request_note(self, telegram_id: int, checkin_id: int) -> Reply:
         """After the summary: the next text message becomes this check-in's note."""
