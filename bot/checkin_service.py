@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,7 @@ from bot.checkin import (
     Engine,
     Outcome,
     Step,
+    Transition,
     new_state,
     next_step,
 )
@@ -125,6 +127,43 @@ def _screen(checkin: CheckIn, state: CheckinState | None = None) -> Screen:
     )
 
 
+def _refused(status: str, step: str, tapped: str, lang: str, checkin_id: int) -> Reply | None:
+    """A tap on a check-in that is no longer open at the tapped step: what to say (None when it
+    is). An abandoned one has expired; anything else (finished, cancelled, moved on) is stale."""
+    if status == repo.ABANDONED:
+        return Reply(Status.EXPIRED, lang, checkin_id)
+    if status != repo.OPEN or step != tapped:
+        return Reply(Status.STALE, lang, checkin_id)
+    return None
+
+
+def _next(
+    move: Transition,
+    step: str,
+    answers: Answers,
+    lang: str,
+    checkin_id: int,
+    message_id: int | None,
+    advice: Advice | None = None,
+) -> Reply:
+    """The check-in goes on at ``step``: the question to show, with what was ticked so far."""
+    state = move.state
+    return Reply(
+        Status.TOGGLED if move.outcome is Outcome.TOGGLED else Status.OK,
+        lang,
+        checkin_id,
+        screen=Screen(
+            checkin_id=checkin_id,
+            step=Step(step),
+            answers=answers,
+            draft=tuple(state.draft),
+            can_go_back=bool(state.trail),
+        ),
+        advice=advice,
+        message_id=message_id,
+    )
+
+
 def _history_of(
     now: datetime, earlier: Iterable[tuple[datetime, int | None, Iterable[str]]]
 ) -> triage.History:
@@ -192,7 +231,11 @@ class CheckinService:
         await self._abandon(session, checkin)
 
     def _idle(self, checkin: CheckIn) -> bool:
-        return checkin.updated_at < self.clock.now() - timedelta(minutes=self.timeout_minutes)
+        return self._left_since(checkin.updated_at)
+
+    def _left_since(self, updated_at: datetime) -> bool:
+        """Whether a check-in last changed at ``updated_at`` was left too long to carry on."""
+        return updated_at < self.clock.now() - timedelta(minutes=self.timeout_minutes)
 
     async def start(self, telegram_id: int, reminder_delivery_id: int | None = None) -> Reply:
         """Start a check-in, or offer to resume the one in progress. ``reminder_delivery_id``
@@ -372,19 +415,15 @@ class CheckinService:
         if owned is None:
             return Reply(Status.STALE)
         lang = owned.language
-        if owned.status == repo.ABANDONED:
-            return Reply(Status.EXPIRED, lang, checkin_id)
-        if owned.status != repo.OPEN or owned.step != step:
-            return Reply(Status.STALE, lang, checkin_id)
-        now = self.clock.now()
-        if owned.updated_at < now - timedelta(minutes=self.timeout_minutes):
+        refused = _refused(owned.status, owned.step, step, lang, checkin_id)
+        if refused is not None:
+            return refused
+        if self._left_since(owned.updated_at):
             raise _NeedsFullPath  # left too long: closed, with its answers kept
-        move = self.engine.apply(CheckinState.from_json(owned.state), Step(owned.step), option)
-        if move.outcome is Outcome.INVALID:
-            return Reply(Status.INVALID, lang, checkin_id)
-        if move.outcome in (Outcome.NEED_ONE, Outcome.AT_START):
-            status = Status.NEED_ONE if move.outcome is Outcome.NEED_ONE else Status.AT_START
-            return Reply(status, lang, checkin_id)
+        now = self.clock.now()
+        move = self._move(owned.state, owned.step, option, lang, checkin_id)
+        if isinstance(move, Reply):
+            return move
         state = move.state
         answered = move.outcome is Outcome.ADVANCED and move.answered is not None
         if answered and self._decide(_profile(owned), state) is not None:
@@ -399,19 +438,7 @@ class CheckinService:
         )
         if not saved:
             return Reply(Status.STALE, lang, checkin_id)
-        return Reply(
-            Status.TOGGLED if move.outcome is Outcome.TOGGLED else Status.OK,
-            lang,
-            checkin_id,
-            screen=Screen(
-                checkin_id=checkin_id,
-                step=Step(move.step),
-                answers=answers,
-                draft=tuple(state.draft),
-                can_go_back=bool(state.trail),
-            ),
-            message_id=owned.message_id,
-        )
+        return _next(move, move.step, answers, lang, checkin_id, owned.message_id)
 
     async def _finish_lean(
         self, tx: TapTransaction, owned: Owned, state: CheckinState, answers: Answers, now: datetime
@@ -449,6 +476,20 @@ class CheckinService:
             message_id=owned.message_id,
         )
 
+    def _move(
+        self, state: dict[str, Any], step: str, option: str, lang: str, checkin_id: int
+    ) -> Transition | Reply:
+        """What ``option`` does on the open check-in's current ``step``; a tap that changes
+        nothing (an unknown option, Done with nothing ticked, Back on the first question) is
+        answered with its reply instead."""
+        move = self.engine.apply(CheckinState.from_json(state), Step(step), option)
+        if move.outcome is Outcome.INVALID:
+            return Reply(Status.INVALID, lang, checkin_id)
+        if move.outcome in (Outcome.NEED_ONE, Outcome.AT_START):
+            status = Status.NEED_ONE if move.outcome is Outcome.NEED_ONE else Status.AT_START
+            return Reply(status, lang, checkin_id)
+        return move
+
     async def _answer_full(
         self, telegram_id: int, checkin_id: int, step: str, option: str
     ) -> Reply:
@@ -458,14 +499,12 @@ class CheckinService:
                 return Reply(Status.STALE)
             checkin, user = found
             lang = user.language
-            if checkin.status == repo.ABANDONED:
-                return Reply(Status.EXPIRED, lang, checkin.id)
-            if checkin.status != repo.OPEN or checkin.step != step:
-                return Reply(Status.STALE, lang, checkin.id)
+            refused = _refused(checkin.status, checkin.step, step, lang, checkin.id)
+            if refused is not None:
+                return refused
             if self._idle(checkin):
                 await self._abandon(session, checkin)
                 return Reply(Status.EXPIRED, lang, checkin.id)
-            current = Step(checkin.step)
             now = self.clock.now()
             if option == CANCEL:
                 await repo.save_state(
@@ -481,13 +520,9 @@ class CheckinService:
                 log.info("checkin %s cancelled", checkin.id)
                 return Reply(Status.CANCELLED, lang, checkin.id, message_id=checkin.message_id)
 
-            move = self.engine.apply(CheckinState.from_json(checkin.state), current, option)
-            if move.outcome is Outcome.INVALID:
-                return Reply(Status.INVALID, lang, checkin.id)
-            if move.outcome in (Outcome.NEED_ONE, Outcome.AT_START):
-                status = Status.NEED_ONE if move.outcome is Outcome.NEED_ONE else Status.AT_START
-                return Reply(status, lang, checkin.id)
-
+            move = self._move(checkin.state, checkin.step, option, lang, checkin.id)
+            if isinstance(move, Reply):
+                return move
             state = move.state
             step = move.step
             due: Escalating | None = None
@@ -538,21 +573,7 @@ class CheckinService:
                     advice=advice or late,
                     message_id=checkin.message_id,
                 )
-            status = Status.TOGGLED if move.outcome is Outcome.TOGGLED else Status.OK
-            return Reply(
-                status,
-                lang,
-                checkin.id,
-                screen=Screen(
-                    checkin_id=checkin.id,
-                    step=Step(step),
-                    answers=answers,
-                    draft=tuple(state.draft),
-                    can_go_back=bool(state.trail),
-                ),
-                advice=advice,
-                message_id=checkin.message_id,
-            )
+            return _next(move, step, answers, lang, checkin.id, checkin.message_id, advice)
 
     def decide(
         self,
