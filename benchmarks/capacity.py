@@ -52,11 +52,11 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 from benchmarks.reliability import StandIn
 from benchmarks.run import TOKEN, _database, _drop, _seed
 from bot.__main__ import new_event_loop
-from bot.app import build_application
 from bot.config import Settings
 from bot.transport import AiohttpRequest
 from db.repo import reminders as reminder_repo
 from db.session import create_engine, create_sessionmaker
+from handlers.app import build_application
 from handlers.callback_data import CheckinTap, encode
 from handlers.ordering import PerPersonProcessor
 from tests.processes import children_of, has_loaded

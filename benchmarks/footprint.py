@@ -8,8 +8,8 @@ import json
 import resource
 import time
 
-from bot.app import build_application
 from bot.config import load_settings
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 
 

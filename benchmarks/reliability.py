@@ -46,13 +46,13 @@ import aiohttp
 from telegram import Update
 
 from benchmarks.run import TOKEN, _database, _drop
-from bot.app import build_application, memory_job
 from bot.checkin import BACK, DONE, TICK, UNTICK, Engine, Step
 from bot.config import Settings
 from bot.flood import Verdict
 from bot.free_text import reader
 from bot.memory import limit_arenas
 from content.loader import default_catalog
+from handlers.app import build_application, memory_job
 from handlers.callback_data import CheckinTap, decode
 from handlers.context import Context
 from handlers.escalations import outbox_job

@@ -25,11 +25,11 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import insert
 
-from bot.app import build_application
 from bot.config import Settings
 from db.migrate import upgrade
 from db.models import ReminderRule, User
 from db.session import create_engine, create_sessionmaker
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 from tests.harness import Harness, ManualClock, Person
 

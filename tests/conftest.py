@@ -14,10 +14,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.app import build_application
 from bot.config import Settings
 from db.migrate import upgrade
 from db.models import Base
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 from tests.harness import START, Harness, ManualClock, Person
 

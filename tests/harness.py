@@ -11,8 +11,8 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import BotApp
 from bot.services import Services
+from handlers.app import BotApp
 from tests.botapi import BotApiStandIn, ChatMessage
 
 

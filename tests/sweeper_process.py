@@ -9,8 +9,8 @@ import asyncio
 import sys
 
 from bot.__main__ import new_event_loop
-from bot.app import build_application
 from bot.config import load_settings
+from handlers.app import build_application
 
 
 async def main() -> int:

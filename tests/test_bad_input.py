@@ -293,8 +293,8 @@ async def test_old_update_ids_are_pruned(bot: Harness, pat: Person) -> None:
 async def test_one_persons_flood_is_dropped_early_and_others_are_served(
     settings: Settings, api: BotApiStandIn, clock: ManualClock, pat: Person, sam: Person
 ) -> None:
-    from bot.app import build_application
     from db.models import ProcessedUpdate
+    from handlers.app import build_application
     from tests.harness import text_update
 
     limited = settings.model_copy(update={"flood_max_updates": 30, "flood_window_seconds": 60})
@@ -326,8 +326,8 @@ async def test_a_flood_over_long_polling_is_dropped_before_it_is_parsed(
     """Pat's script sends 1,000 messages; Sam's two messages sit among them in Telegram's queue.
     The bot fetches them 100 at a time, parses only what is under twice the flood limit (and the
     last of each array, which confirms it), answers Sam both times and confirms every update."""
-    from bot.app import build_application
     from db.models import ProcessedUpdate
+    from handlers.app import build_application
     from tests.harness import text_update
 
     limited = settings.model_copy(update={"flood_max_updates": 30, "flood_window_seconds": 60})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.app import build_application
 from bot.config import Settings
 from db.models import CheckIn, CheckInAnswer, User
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 from tests.harness import Harness, ManualClock, Person, find_button
 from tests.test_checkin_flow import advice_messages, checkins, onboard

@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_application
 from bot.config import Settings
 from db.models import CaregiverAlert, Escalation
+from handlers.app import build_application
 from handlers.context import Context
 from handlers.escalations import outbox_job
 from tests.botapi import BotApiStandIn, Call, client_request

@@ -35,6 +35,6 @@ async def test_the_bot_hands_memory_back_on_a_schedule_of_its_own(bot: Harness) 
     interval = bot.services.settings.housekeeping_interval_seconds
     assert job.trigger.interval.total_seconds() == interval  # type: ignore[attr-defined]
     # Per process: not claimed through periodic_runs, so every instance does its own.
-    from bot.app import memory_job
+    from handlers.app import memory_job
 
     assert job.callback is memory_job

@@ -19,10 +19,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from bot.app import BotApp, build_application
 from bot.config import Settings
 from bot.health import Health
 from db.models import ReminderDelivery
+from handlers.app import BotApp, build_application
 from tests.botapi import BotApiStandIn
 from tests.conftest import TOKEN, _truncate
 from tests.harness import Harness, ManualClock, Person, add_due_reminders, text_update

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_application
 from bot.config import Settings
 from bot.findings import Code, Finding, present
 from bot.reading import ReaderWorker
 from content.loader import default_catalog
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 from tests.conftest import TOKEN
 from tests.harness import Harness, ManualClock, Person, text_update

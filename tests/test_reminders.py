@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.app import build_application
 from bot.config import Settings
 from db.models import CheckIn, Escalation, ReminderDelivery, ReminderRule, User
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 from tests.harness import Harness, ManualClock, Person, text_update
 from tests.test_checkin_flow import onboard

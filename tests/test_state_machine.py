@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from bot.app import build_application
 from bot.config import Settings
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 from tests.conftest import TOKEN
 from tests.fuzz import ErrorCounter, Fuzzer, invariants

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from bot.app import build_application
 from bot.config import Settings
 from db.models import ReminderDelivery
+from handlers.app import build_application
 from tests.botapi import BotApiStandIn
 from tests.harness import Harness, ManualClock, add_due_reminders
 
