@@ -55,9 +55,9 @@ def _run(settings: Settings, webhook: bool = False) -> None:
 
     from telegram import Update
 
-    from bot.app import build_application
     from bot.memory import limit_arenas
     from bot.startup import prepare_database
+    from handlers.app import build_application
 
     token = settings.token()  # fail before touching the database when it is missing
     if webhook and not settings.webhook_url:

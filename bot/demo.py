@@ -242,9 +242,9 @@ class Demo:
     async def run(self) -> int:
         from telegram import Update
 
-        from bot.app import build_application
         from bot.config import Settings
         from db.migrate import upgrade
+        from handlers.app import build_application
 
         with tempfile.TemporaryDirectory(prefix="msbot-demo-") as folder:
             where = Path(folder)
