@@ -19,9 +19,8 @@ from functools import cache, partial
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from bot.findings import Certainty, Code, Finding
+from content.loader import parse_yaml
 
 # Extra labels the terms file may use besides the finding codes.
 CHEST_PAIN = "chest_pain"
@@ -265,7 +264,7 @@ def spell(spec: str, language: str) -> str:
 
 def load_terms(language: str = "en") -> Terms:
     path = resources.files("content") / language / "red_flag_terms.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = parse_yaml(path.read_text(encoding="utf-8"))
     if language in FOLDS or language in PLAIN:
         raw = _spelt(raw, language)
     targets = {str(k): tuple(v) for k, v in raw["targets"].items()}

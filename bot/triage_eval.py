@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.findings import Code, present, uncertain
 from bot.free_text import TextReader
+from content.loader import parse_yaml
 
 SENSITIVITY_TARGET = 0.97
 FALSE_ALARM_TARGET = 0.03
@@ -52,7 +51,7 @@ class Report:
 
 
 def load_corpus(path: Path) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    items: list[dict[str, Any]] = parse_yaml(path.read_text(encoding="utf-8"))["items"]
     return items
 
 

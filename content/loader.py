@@ -157,9 +157,19 @@ class Catalog:
         return self.sources[source_id].short
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML has it (it reads this content about ten times faster, with
+the same result), else PyYAML's own."""
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text read with a safe loader (no Python objects)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader, C or Python)
+
+
 def _read_yaml(path: resources.abc.Traversable) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ContentError(f"content/{path.name}: cannot read: {exc}") from exc
 
