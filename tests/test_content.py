@@ -148,3 +148,17 @@ def test_content_does_not_copy_the_source_article() -> None:
         text = re.findall(r"[a-z']+", path.read_text().lower())
         copied = [" ".join(text[i : i + 9]) for i in range(len(text) - 8)]
         assert not runs.intersection(copied), path.name
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).resolve().parent.parent / "content").rglob("*.yaml")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_the_fast_yaml_loader_reads_every_content_file_as_pyyaml_does(path: Path) -> None:
+    import yaml
+
+    from content.loader import parse_yaml
+
+    text = path.read_text(encoding="utf-8")
+    assert parse_yaml(text) == yaml.load(text, Loader=yaml.SafeLoader)
