@@ -90,8 +90,9 @@ def _short(exc: BaseException) -> str:
 
 
 def prepare_database(settings: Settings) -> None:
-    """Bring the database to the migrations' head, or raise the operator's one line."""
-    from db.migrate import upgrade
+    """Bring the database to the migrations' head, or raise the operator's one line. A database
+    already at head is left as it is, without loading Alembic."""
+    from db.migrate import at_head, upgrade
 
     where = settings.sqlite_file
     if where is not None:
@@ -118,6 +119,8 @@ def prepare_database(settings: Settings) -> None:
     else:
         url = make_url(settings.database_url)
         log.info("database: PostgreSQL at %s:%s/%s", url.host, url.port or 5432, url.database)
+    if at_head(settings.database_url):
+        return
     try:
         upgrade(settings.database_url)
     except Exception as exc:

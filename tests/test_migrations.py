@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from db.migrate import alembic_config, upgrade
+from db.migrate import HEAD, alembic_config, at_head, upgrade
 from db.models import Base
 from db.session import create_engine
 from tests.conftest import new_postgres_database
@@ -122,3 +122,22 @@ async def test_three_instances_starting_together_migrate_once(empty_database: st
     [(version,)] = await _sql(empty_database, "SELECT version_num FROM alembic_version")
     head = ScriptDirectory.from_config(alembic_config(empty_database)).get_current_head()
     assert version == head
+
+
+def test_the_head_the_bot_checks_at_start_up_is_alembics_head(tmp_path: Path) -> None:
+    # A new migration must move db.migrate.HEAD too, or every start-up would run Alembic.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'any.db'}"
+    assert ScriptDirectory.from_config(alembic_config(url)).get_current_head() == HEAD
+
+
+async def test_start_up_knows_a_database_at_head_without_alembic(empty_database: str) -> None:
+    assert not await asyncio.to_thread(at_head, empty_database)  # nothing there yet
+    await asyncio.to_thread(upgrade, empty_database, "0009")
+    assert not await asyncio.to_thread(at_head, empty_database)  # one migration behind
+    await asyncio.to_thread(upgrade, empty_database)
+    assert await asyncio.to_thread(at_head, empty_database)
+
+
+def test_an_unreachable_database_is_left_to_alembic_to_report() -> None:
+    assert not at_head("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    assert not at_head("sqlite+aiosqlite:////nonexistent/folder/bot.db")
