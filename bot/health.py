@@ -25,24 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.sweep import lag_seconds
+from db.migrate import HEAD
 from db.repo import reminders as reminder_repo
 
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 2.0
 """Seconds a readiness check may take before it counts as failed."""
-
-
-def head_revision() -> str:
-    """The newest migration this code knows (Alembic's head)."""
-    from alembic.script import ScriptDirectory
-
-    from db.migrate import alembic_config
-
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    if head is None:  # pragma: no cover - the project always has migrations
-        raise RuntimeError("no migrations found")
-    return head
 
 
 @dataclass
@@ -66,7 +55,7 @@ class Health:
         self.clock = clock
         self.metrics = metrics
         self.max_sweep_lag = max_sweep_lag
-        self.head = head or head_revision()
+        self.head = head or HEAD  # the newest migration (a test checks it is Alembic's head)
         self.reader = reader
         """The text reader's state (bot/reading.py): ready for traffic once it has loaded."""
         self._runner: web.AppRunner | None = None
