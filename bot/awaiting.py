@@ -21,6 +21,11 @@ class Expect(StrEnum):
     """The ambulance number the person uses, to be named in emergency advice."""
 
 
+TYPED_INPUT = frozenset({Expect.TIMEZONE, Expect.TIME, Expect.PAUSE_DATE, Expect.EMERGENCY_NUMBER})
+"""What an ordinary message answers (once read for warning signs): each has a handler of its
+own (``handlers.checkin``). A note is kept with its check-in; an invite is answered by button."""
+
+
 @dataclass(frozen=True)
 class Awaiting:
     what: Expect

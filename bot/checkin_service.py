@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 CANCEL = "x"
 """Reserved option value for the Cancel button."""
 
+_ENDED_BY_A_CHECKIN = (Expect.NOTE, Expect.EMERGENCY_NUMBER)
+"""What the bot stops waiting for when a check-in starts."""
+
 STALE_BATCH = 200
 """Idle check-ins closed per transaction by the housekeeping job."""
 
@@ -250,8 +253,10 @@ class CheckinService:
             user = await user_repo.by_telegram_id(session, telegram_id)
             if user is None or user.consent_at is None:
                 return Reply(Status.NO_CONSENT, user.language if user else "en")
-            if (Awaiting.decode(user.awaiting) or expect.TIME).what is Expect.NOTE:
-                user.awaiting = None  # a new check-in ends the offer to note the last one
+            if (Awaiting.decode(user.awaiting) or expect.TIME).what in _ENDED_BY_A_CHECKIN:
+                # A new check-in ends the offer to note the last one, and a number asked for
+                # in /settings: what is typed from now on is about the check-in.
+                user.awaiting = None
             current = await repo.open_for(session, user.id)
             if current is not None and self._idle(current):
                 await self._abandon(session, current)

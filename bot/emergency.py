@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -58,7 +59,8 @@ def emergency_number(zone: str | None, numbers: dict[str, str]) -> str | None:
 OWN_NUMBER_MAX = 15
 """Digits at most in a saved number (ITU-T E.164's longest international number)."""
 
-_SEPARATORS = str.maketrans("", "", " -./()\u00a0")
+_SEPARATORS = str.maketrans("", "", " -()\u00a0")
+"""What people put between digits. Not "." or "/": "10.30" or "12/03" is a time or a date."""
 
 
 def read_number(text: str) -> str | None:
@@ -71,11 +73,20 @@ def read_number(text: str) -> str | None:
     return cleaned
 
 
-def numbers_to_call(own: str | None, zone: str | None, numbers: dict[str, str]) -> str | None:
-    """What emergency advice says to call: the person's own saved number first, then the checked
-    number(s) of their country ("X or Y"), each once; None when neither is known. A saved
-    number never hides the checked one: a typing slip must not leave only a wrong number."""
-    checked = emergency_number(zone, numbers)
-    listed = [own] if own else []
-    listed += [n.strip() for n in checked.split(" or ")] if checked else []
-    return " or ".join(dict.fromkeys(listed)) or None
+@dataclass(frozen=True)
+class Call:
+    """What emergency advice tells a person to call."""
+
+    numbers: tuple[str, ...]
+    """The person's own saved number first, then their country's checked number(s); each once."""
+    checked: bool
+    """Whether a checked number of the country is among them. When it is not, advice adds
+    "or your local emergency number": a saved number is never all a patient is told."""
+
+
+def call_for(own: str | None, zone: str | None, numbers: dict[str, str]) -> Call:
+    """The numbers emergency advice names for a person with this saved number and time zone."""
+    found = emergency_number(zone, numbers)
+    checked = [n.strip() for n in found.split(" or ")] if found else []
+    listed = [own] if own and own.removeprefix("+") not in checked else []
+    return Call(tuple(listed + checked), bool(checked))

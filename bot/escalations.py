@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.caregivers import name_of
 from bot.clock import Clock
-from bot.emergency import country_of, numbers_to_call
+from bot.emergency import Call, call_for, country_of
 from bot.findings import Code
 from bot.metrics import Metrics
 from bot.triage import Assessment, Tier, codes_of
@@ -48,7 +48,8 @@ class Advice:
     rule_ids: tuple[str, ...]
     codes: tuple[Code, ...]
     pain: int | None
-    emergency_number: str | None
+    call: Call
+    """The emergency number(s) the advice names."""
     country: str | None
     immunosuppressed: bool | None
     chat_id: int
@@ -78,7 +79,7 @@ def _advice(escalation: Escalation, user: User, numbers: dict[str, str]) -> Advi
         rule_ids=tuple(escalation.rule_ids.split()),
         codes=tuple(Code(c) for c in escalation.findings.split() if c in Code.__members__.values()),
         pain=escalation.pain,
-        emergency_number=numbers_to_call(user.emergency_number, user.timezone, numbers),
+        call=call_for(user.emergency_number, user.timezone, numbers),
         country=country_of(user.timezone),
         immunosuppressed=user.immunosuppressed,
         chat_id=user.chat_id,

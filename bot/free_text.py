@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 from bot.findings import Certainty, Code, Finding
-from content.loader import parse_yaml
+from content.yamlfile import parse_yaml
 
 # Extra labels the terms file may use besides the finding codes.
 CHEST_PAIN = "chest_pain"

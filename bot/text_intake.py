@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.awaiting import Awaiting, Expect
+from bot.awaiting import TYPED_INPUT, Awaiting, Expect
 from bot.checkin import FINISHED, Answers, CheckinState
 from bot.checkin_service import CheckinService
 from bot.escalations import Advice
@@ -109,18 +109,7 @@ class TextIntake:
                 return TextOutcome(TextKind.NO_CONSENT, user.language if user else "en")
             lang = user.language
             waiting = Awaiting.decode(user.awaiting)
-            if (
-                not found
-                and not hedged
-                and waiting is not None
-                and waiting.what
-                in (
-                    Expect.TIMEZONE,
-                    Expect.TIME,
-                    Expect.PAUSE_DATE,
-                    Expect.EMERGENCY_NUMBER,
-                )
-            ):
+            if not found and not hedged and waiting is not None and waiting.what in TYPED_INPUT:
                 return TextOutcome(TextKind.TYPED_INPUT, lang, awaiting=waiting)
             checkin, kept = await self._keep(session, user, waiting, text)
             if kept is TextKind.TOO_LONG and not found and not hedged:

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.findings import Code, present, uncertain
 from bot.free_text import TextReader
-from content.loader import parse_yaml
+from content.yamlfile import parse_yaml
 
 SENSITIVITY_TARGET = 0.97
 FALSE_ALARM_TARGET = 0.03

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import awaiting as expect
 from bot.awaiting import Awaiting
 from bot.clock import Clock
-from bot.emergency import numbers_to_call
+from bot.emergency import Call, call_for
 from bot.reminders import apply_zone
 from bot.sanitize import clean_text
 from bot.timezones import local_time, read_zone
@@ -73,8 +73,8 @@ class ZoneResult:
     """A typed town found in several zones ("Springfield"): ``choices`` are their zones."""
     region: str | None = None
     """The region typed after the town, which the bot does not know ("Ontario")."""
-    call: str | None = None
-    """With a zone saved: the number(s) emergency advice would name now, None if none is known."""
+    call: Call | None = None
+    """With a zone saved: what emergency advice would name now."""
 
 
 class UserService:
@@ -213,7 +213,7 @@ class UserService:
             if Awaiting.decode(user.awaiting) == expect.TIMEZONE:
                 user.awaiting = None
             await apply_zone(session, user, zone, self.clock.now())
-            call = numbers_to_call(user.emergency_number, zone, self.catalog.emergency_numbers)
+            call = call_for(user.emergency_number, zone, self.catalog.emergency_numbers)
         return ZoneResult(
             zone,
             local_time(zone, self.clock.now()),

@@ -39,7 +39,7 @@ _CHECKIN = re.compile(rf"^c:{_ID}:([a-z_]{{1,24}}):([a-z0-9_<>+\-]{{1,24}})$")
 _RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
 _NOTE = re.compile(rf"^n:{_ID}:(add|x|rm)$")
 _REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
-_SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,8}))?$")
+_SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,16}))?$")
 _CARE_SET = re.compile(r"^g:(red|amber|week|miss|files):([0-9]{1,2})$")
 _CARE = re.compile(
     rf"^g:(inv|rm|red|amber|miss|week|acc|dec|stop|stopy|pat|dl)"

@@ -27,8 +27,8 @@ _TYPED: dict[Expect, TypedHandler] = {
     Expect.PAUSE_DATE: settings.pause_date_typed,
     Expect.EMERGENCY_NUMBER: settings.number_typed,
 }
-"""Who handles an ordinary message the bot asked for, by what it asked for (see
-``bot.text_intake``: only these come back as typed input)."""
+"""Who handles an ordinary message the bot asked for, by what it asked for: one for each of
+``bot.awaiting.TYPED_INPUT`` (tests/test_no_dead_ends.py checks)."""
 
 _TOASTS = {
     Status.NEED_ONE: "checkin.pick_one",

@@ -16,9 +16,10 @@ from telegram import (
 
 from bot import awaiting as expect
 from bot import schedule
-from bot.emergency import numbers_to_call, read_number
+from bot.emergency import call_for, read_number
 from bot.reminders import PAUSE_DAYS, QUICK_TIMES, ReminderView
 from bot.timezones import local_time, zone_at
+from bot.users import Person
 from content.loader import Catalog
 from handlers import views
 from handlers.callback_data import SettingsTap, encode
@@ -43,15 +44,10 @@ def _days(catalog: Catalog, lang: str, weekdays: frozenset[int]) -> str:
 
 
 def menu(
-    catalog: Catalog,
-    lang: str,
-    view: ReminderView | None,
-    now: datetime,
-    own_number: str | None = None,
-    zone: str | None = None,
+    catalog: Catalog, lang: str, view: ReminderView | None, now: datetime, person: Person
 ) -> Rendered:
-    """The settings: reminders, the emergency number advice names (``own_number`` is the
-    person's saved one, ``zone`` their time zone), and a button for each change."""
+    """The settings: reminders, the emergency number advice names, and a button for each
+    change."""
     t = catalog.text
     lines = [t("settings.title", lang), ""]
     if view is None or not view.times:
@@ -78,8 +74,8 @@ def menu(
             lines.append(t("settings.nudge_on", lang, hours=f"{view.nudge_minutes / 60:g}"))
         else:
             lines.append(t("settings.nudge_off", lang))
-    call = numbers_to_call(own_number, zone, catalog.emergency_numbers)
-    if call:
+    call = call_for(person.emergency_number, person.timezone, catalog.emergency_numbers)
+    if call.numbers:
         lines.append(t("settings.emergency", lang, number=views.numbers(lang, call)))
     else:
         lines.append(t("settings.emergency_none", lang))
@@ -160,12 +156,12 @@ def emergency_screen(
     """The number emergency advice names, where it comes from, and a way to add or remove the
     person's own. ``done`` is a line about a change just made."""
     t = catalog.text
-    call = numbers_to_call(own, zone, catalog.emergency_numbers)
-    checked = numbers_to_call(None, zone, catalog.emergency_numbers)
-    if own and call:
-        text = t("em.own", lang, own=own, number=views.numbers(lang, call))
-    elif checked:
-        text = t("em.checked", lang, number=views.numbers(lang, checked))
+    call = call_for(own, zone, catalog.emergency_numbers)
+    says = views.call_text(catalog, lang, call)
+    if own:
+        text = t("em.own", lang, own=own, call=says)
+    elif call.checked:
+        text = t("em.checked", lang, call=says)
     else:
         text = t("em.none", lang)
     if done:
@@ -175,6 +171,17 @@ def emergency_screen(
         rows.append([_b(t("em.btn_remove", lang), "emdel")])
     rows.append([_b(t("settings.btn_done", lang), "menu")])
     return text, InlineKeyboardMarkup(rows)
+
+
+def number_confirm(catalog: Catalog, lang: str, number: str) -> Rendered:
+    """A typed number shown back before it is saved: a slip is easier to see than to type."""
+    t = catalog.text
+    arg = "p" + number[1:] if number.startswith("+") else number
+    rows = [
+        [_b(t("em.btn_save", lang), "emsave", arg)],
+        [_b(t("em.btn_not_save", lang), "em", "no")],
+    ]
+    return t("em.confirm", lang, number=number), InlineKeyboardMarkup(rows)
 
 
 def first_offer(catalog: Catalog, lang: str) -> Rendered:
@@ -227,14 +234,7 @@ async def settings_command(update: Update, context: Context) -> None:
         await message.reply_text(text, reply_markup=keyboard)
         return
     view = await services.reminders.view(user_id)
-    text, keyboard = menu(
-        services.catalog,
-        person.language,
-        view,
-        services.clock.now(),
-        person.emergency_number,
-        person.timezone,
-    )
+    text, keyboard = menu(services.catalog, person.language, view, services.clock.now(), person)
     await message.reply_text(text, reply_markup=keyboard)
 
 
@@ -270,7 +270,7 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
         await services.users.set_language(user_id, arg)
         lang = arg
         view = await reminders.view(user_id)
-        text, markup = menu(catalog, lang, view, now, person.emergency_number, person.timezone)
+        text, markup = menu(catalog, lang, view, now, person)
         await edit(query, text, markup)
         return
     if action == "prof":
@@ -292,12 +292,18 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
             chat_id, catalog.text("tz.location_prompt", lang), reply_markup=location_keyboard
         )
         return
-    if action in ("em", "emdel"):
+    if action in ("em", "emdel", "emsave"):
         done = None
         own = person.emergency_number
         if action == "emdel" and own is not None:
             await services.users.set_emergency_number(user_id, None)
             own, done = None, catalog.text("em.removed", lang)
+        elif action == "emsave" and arg is not None:
+            number = read_number("+" + arg[1:] if arg.startswith("p") else arg)
+            if number is not None and await services.users.set_emergency_number(user_id, number):
+                own, done = number, catalog.text("em.saved", lang)
+        elif action == "em" and arg == "no":
+            done = catalog.text("em.not_saved", lang)
         text, keyboard = emergency_screen(catalog, lang, own, person.timezone, done)
         await edit(query, text, keyboard)
         return
@@ -346,7 +352,7 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
     elif action == "pause":
         text, keyboard = pause_screen(catalog, lang)
     else:
-        text, keyboard = menu(catalog, lang, view, now, person.emergency_number, person.timezone)
+        text, keyboard = menu(catalog, lang, view, now, person)
     await edit(query, text, keyboard)
 
 
@@ -390,7 +396,7 @@ async def pause_date_typed(update: Update, context: Context, text: str, language
 
 
 async def number_typed(update: Update, context: Context, text: str, language: str) -> None:
-    """The ambulance number the person uses, typed: saved, and what advice will say now."""
+    """The ambulance number the person uses, typed: shown back with a button to save it."""
     services = context.services
     catalog = services.catalog
     user_id, _, _ = who(update)
@@ -399,11 +405,8 @@ async def number_typed(update: Update, context: Context, text: str, language: st
     if number is None:
         await message.reply_text(catalog.text("em.unknown", language, text=text[:20]))
         return
-    await services.users.set_emergency_number(user_id, number)
-    person = await services.users.get(user_id)
-    zone = person.timezone if person else None
-    done = catalog.text("em.saved", language)
-    text_, keyboard = emergency_screen(catalog, language, number, zone, done)
+    await services.users.set_awaiting(user_id, None)  # the buttons below decide
+    text_, keyboard = number_confirm(catalog, language, number)
     await message.reply_text(text_, reply_markup=keyboard)
 
 

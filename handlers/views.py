@@ -13,6 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import locale
 from bot.checkin import BACK, DONE, TICK, UNTICK, Engine, Step
 from bot.checkin_service import CANCEL, Screen, Summary
+from bot.emergency import Call
 from bot.escalations import Advice, AlertJob
 from bot.findings import Code, encode_codes
 from bot.timezones import QUICK_ZONES
@@ -128,23 +129,28 @@ def summary(catalog: Catalog, engine: Engine, lang: str, result: Summary) -> Ren
     return "\n".join(lines), keyboard
 
 
-def numbers(lang: str, call: str) -> str:
-    """ "112", or "1122 or 112": numbers stored as "X or Y", joined in the person's language."""
-    listed = [n.strip() for n in call.split(" or ")]
-    return format_list(listed, style="or", locale=babel_locale(lang))
+def numbers(lang: str, call: Call) -> str:
+    """ "112", or "1122 or 112", joined in the person's language."""
+    return format_list(list(call.numbers), style="or", locale=babel_locale(lang))
+
+
+def call_text(catalog: Catalog, lang: str, call: Call) -> str:
+    """ "call 112"; "call 1122 or your local emergency number" when only the person's own number
+    is known; "call your local emergency number" when none is."""
+    if not call.numbers:
+        return catalog.text("emergency.unknown", lang)
+    key = "emergency.known" if call.checked else "emergency.own"
+    return catalog.text(key, lang, number=numbers(lang, call))
 
 
 def emergency_call(catalog: Catalog, lang: str, advice: Advice) -> str:
-    """ "call 112", or "call your local emergency number" when no number is known."""
-    if advice.emergency_number:
-        return catalog.text("emergency.known", lang, number=numbers(lang, advice.emergency_number))
-    return catalog.text("emergency.unknown", lang)
+    return call_text(catalog, lang, advice.call)
 
 
 def zone_saved(catalog: Catalog, lang: str, result: ZoneResult) -> str:
     """The time zone is saved; where no ambulance number is known for it, how to add one."""
     text = catalog.text("tz.saved", lang, zone=result.zone, local_time=result.local_time)
-    if result.call is None:
+    if result.call is not None and not result.call.numbers:
         text += "\n\n" + catalog.text("tz.no_number", lang)
     return text
 

@@ -158,7 +158,7 @@ def test_content_does_not_copy_the_source_article() -> None:
 def test_the_fast_yaml_loader_reads_every_content_file_as_pyyaml_does(path: Path) -> None:
     import yaml
 
-    from content.loader import parse_yaml
+    from content.yamlfile import parse_yaml
 
     text = path.read_text(encoding="utf-8")
     assert parse_yaml(text) == yaml.load(text, Loader=yaml.SafeLoader)

@@ -118,3 +118,12 @@ async def test_a_note_can_be_kept_changed_or_removed_and_old_buttons_say_what_is
     assert bot.screen(pat).text == "The note is removed. Your check-in is kept."
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(CheckIn.note))).all() == [None]
+
+
+def test_everything_the_bot_asks_to_type_has_a_handler_and_a_way_out() -> None:
+    from bot.awaiting import TYPED_INPUT, Expect
+    from handlers.checkin import _TYPED
+    from handlers.stop import _STOPPED
+
+    assert set(_TYPED) == TYPED_INPUT
+    assert set(_STOPPED) == set(Expect)  # /cancel says what was kept, whatever was asked

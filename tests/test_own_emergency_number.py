@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.emergency import numbers_to_call, read_number
+from bot.emergency import Call, call_for, read_number
 from content.loader import default_catalog
 from db.models import User
 from tests.harness import Harness, Person
@@ -23,7 +23,7 @@ CATALOG = default_catalog()
         (" 1 1 2 ", "112"),
         ("1122", "1122"),
         ("0800-123-456", "0800123456"),
-        ("+44 (20) 7946.0000", "+442079460000"),
+        ("+44 (20) 7946 0000", "+442079460000"),
         ("15", "15"),
     ],
 )
@@ -32,20 +32,33 @@ def test_a_typed_number_is_read_as_its_digits(typed: str, read: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["", "1", "ambulance", "112 now", "++112", "١١٢", "1" * 16, "call 999"]
+    "typed",
+    ["", "1", "ambulance", "112 now", "++112", "١١٢", "1" * 16, "call 999", "10.30", "12/03"],
 )
 def test_anything_but_a_phone_number_is_not_read(typed: str) -> None:
+    # Not a time or a date either: "10.30" typed into the wrong question is not a number.
     assert read_number(typed) is None
 
 
-def test_a_saved_number_comes_first_and_never_hides_the_checked_one() -> None:
+def test_a_saved_number_comes_first_and_never_stands_alone() -> None:
     numbers = CATALOG.emergency_numbers
-    assert numbers_to_call(None, "Asia/Karachi", numbers) is None  # no checked number
-    assert numbers_to_call("1122", "Asia/Karachi", numbers) == "1122"
-    assert numbers_to_call("1122", "Europe/Berlin", numbers) == "1122 or 112"
-    assert numbers_to_call("112", "Europe/Berlin", numbers) == "112"  # each number once
-    assert numbers_to_call("999", "Europe/Dublin", numbers) == "999 or 112"
-    assert numbers_to_call(None, "Europe/Dublin", numbers) == "112 or 999"
+    assert call_for(None, "Asia/Karachi", numbers) == Call((), checked=False)  # none checked
+    # Only the saved one known: advice adds "or your local emergency number" (checked False).
+    assert call_for("1122", "Asia/Karachi", numbers) == Call(("1122",), checked=False)
+    assert call_for("1122", "Europe/Berlin", numbers) == Call(("1122", "112"), checked=True)
+    assert call_for("112", "Europe/Berlin", numbers) == Call(("112",), checked=True)  # once
+    assert call_for("+112", "Europe/Berlin", numbers) == Call(("112",), checked=True)
+    assert call_for("999", "Europe/Dublin", numbers) == Call(("112", "999"), checked=True)
+    assert call_for(None, "Europe/Dublin", numbers) == Call(("112", "999"), checked=True)
+
+
+async def _save(bot: Harness, person: Person, typed: str, lang: str = "en") -> None:
+    """/settings, the emergency number, type it, and confirm what is shown back."""
+    t = CATALOG.text
+    await bot.send(person, "/settings")
+    await bot.press(person, t("settings.btn_emergency", lang), t("em.btn_type", lang))
+    await bot.send(person, typed)
+    await bot.press(person, t("em.btn_save", lang))
 
 
 async def _emergency_by_button(bot: Harness, person: Person, lang: str = "en") -> str:
@@ -85,18 +98,49 @@ async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_
     await bot.send(pat, "the one for ambulances")  # not a number: said so, still waiting
     assert bot.screen(pat).text.startswith("I could not read “the one for ambula")
     await bot.send(pat, "11 22")
+    assert bot.screen(pat).text == "Save 1122 as the number you call for an ambulance?"
+    async with bot.services.sessions() as session:
+        user = await session.scalar(select(User))
+        assert user is not None and (user.emergency_number, user.awaiting) == (None, None)
+    await bot.press(pat, "Yes, save it")
     assert bot.screen(pat).text == (
-        "Saved.\n\nYou saved 1122. In an emergency I tell you to call 1122."
+        "Saved.\n\nYou saved 1122. In an emergency I tell you to call 1122 or your local "
+        "emergency number."
     )
     assert "Remove my number" in bot.screen(pat).labels()
     async with bot.services.sessions() as session:
-        user = await session.scalar(select(User))
-        assert user is not None and (user.emergency_number, user.awaiting) == ("1122", None)
+        assert await session.scalar(select(User.emergency_number)) == "1122"
 
     await bot.send(pat, "/settings")
     assert "Emergency number: 1122" in bot.screen(pat).text
     advice = await _emergency_by_button(bot, pat)
-    assert advice.startswith("<b>🚨 Please call 1122 now")
+    assert advice.startswith("<b>🚨 Please call 1122 or your local emergency number now")
+
+
+async def test_a_number_shown_back_can_be_refused(bot: Harness, pat: Person) -> None:
+    await onboard(bot, pat)
+    await bot.send(pat, "/settings")
+    await bot.press(pat, "🚑 Emergency number", "✏️ Type a number")
+    await bot.send(pat, "1030")
+    await bot.press(pat, "No, don't save it")
+    assert bot.screen(pat).text.startswith("Not saved.\n\nIn an emergency I tell you to call 112.")
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.emergency_number)) is None
+
+
+async def test_a_check_in_ends_the_wait_for_a_number(bot: Harness, pat: Person) -> None:
+    """Asked for a number, the patient starts a check-in instead: what they type then is about
+    the check-in (a note), never taken as their emergency number."""
+    await onboard(bot, pat)
+    await bot.send(pat, "/settings")
+    await bot.press(pat, "🚑 Emergency number", "✏️ Type a number")
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "5")
+    await bot.send(pat, "1030")
+    assert "Save 1030" not in bot.recent(pat, 3)
+    async with bot.services.sessions() as session:
+        user = await session.scalar(select(User))
+        assert user is not None and (user.emergency_number, user.awaiting) == (None, None)
 
 
 async def test_a_caregiver_alert_names_the_patients_number(
@@ -109,9 +153,7 @@ async def test_a_caregiver_alert_names_the_patients_number(
     await bot.send(pat, "/timezone")
     await bot.press(pat, "Other (type it)")
     await bot.send(pat, "Karachi")
-    await bot.send(pat, "/settings")
-    await bot.press(pat, "🚑 Emergency number", "✏️ Type a number")
-    await bot.send(pat, "1122")
+    await _save(bot, pat, "1122")
     await _emergency_by_button(bot, pat)
     [alert] = alerts_to(bot, sam)
     assert "1122" in alert
@@ -127,6 +169,7 @@ async def test_where_the_country_has_a_checked_number_both_are_named_and_removal
     assert bot.screen(pat).text.startswith("In an emergency I tell you to call 112.")
     await bot.press(pat, "✏️ Type a number")
     await bot.send(pat, "19222")
+    await bot.press(pat, "Yes, save it")
     assert "You saved 19222. In an emergency I tell you to call 19222 or 112." in (
         bot.screen(pat).text
     )
@@ -179,6 +222,10 @@ async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
     await bot.send(greta, "zwölf")
     assert bot.screen(greta).text.startswith("„zwölf“ kann ich nicht als Telefonnummer lesen")
     await bot.send(greta, "1122")
+    assert bot.screen(greta).text == (
+        "Soll ich die 1122 als Ihre Nummer für den Rettungsdienst speichern?"
+    )
+    await bot.press(greta, t("em.btn_save", "de"))
     assert bot.screen(greta).text.startswith("Gespeichert.\n\nSie haben die 1122 gespeichert.")
     advice = await _emergency_by_button(bot, greta, "de")
-    assert "den Notruf 1122" in advice
+    assert "den Notruf 1122 oder die örtliche Notrufnummer" in advice
