@@ -18,6 +18,7 @@ from bot.flood import FloodGuard
 from bot.history import HistoryService
 from bot.intake import Intake
 from bot.metrics import Metrics
+from bot.notes import NoteService
 from bot.periodic import PeriodicRuns
 from bot.reading import shared_reader
 from bot.reminders import ReminderService
@@ -58,6 +59,7 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
         sessions=sessions,
         users=UserService(sessions, catalog, clock),
         checkins=checkins,
+        notes=NoteService(sessions, checkins),
         outbox=outbox,
         updates=UpdateLog(sessions, clock),
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, time.monotonic),

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -191,14 +190,6 @@ def _profile(owned: Owned) -> Profile:
     )
 
 
-_OWNED = (
-    select(CheckIn, User)
-    .join(User, User.id == CheckIn.user_id)
-    .where(CheckIn.id == bindparam("checkin"), User.telegram_id == bindparam("person"))
-)
-"""A check-in with its owner, if it is this person's: built once, as every tap runs it."""
-
-
 class _NeedsFullPath(Exception):
     """The tap is not a common one: its lean transaction rolls back, the ORM path does it."""
 
@@ -318,17 +309,10 @@ class CheckinService:
         exports read."""
         await repo.write_answers(session, checkin_id, state.answer_rows())
 
-    async def _owned(
-        self, session: AsyncSession, checkin_id: int, telegram_id: int
-    ) -> tuple[CheckIn, User] | None:
-        result = await session.execute(_OWNED, {"checkin": checkin_id, "person": telegram_id})
-        row = result.one_or_none()
-        return (row[0], row[1]) if row else None
-
     async def resume(self, telegram_id: int, checkin_id: int, *, restart: bool = False) -> Reply:
         """Show the current question of an open check-in again, or replace it with a new one."""
         async with self.sessions.begin() as session:
-            found = await self._owned(session, checkin_id, telegram_id)
+            found = await repo.owned_with_user(session, checkin_id, telegram_id)
             if found is None:
                 return Reply(Status.STALE)
             checkin, user = found
@@ -499,7 +483,7 @@ class CheckinService:
         self, telegram_id: int, checkin_id: int, step: str, option: str
     ) -> Reply:
         async with self.sessions.begin() as session:
-            found = await self._owned(session, checkin_id, telegram_id)
+            found = await repo.owned_with_user(session, checkin_id, telegram_id)
             if found is None:
                 return Reply(Status.STALE)
             checkin, user = found
@@ -698,40 +682,6 @@ class CheckinService:
             return Summary(checkin_id, answers, (), after_advice=True)
         snippets = choose(answers, self.catalog.snippets_for(language), await shown())
         return Summary(checkin_id, answers, tuple(snippets))
-
-    async def request_note(self, telegram_id: int, checkin_id: int) -> Reply:
-        """After the summary: the next text message becomes this check-in's note."""
-        async with self.sessions.begin() as session:
-            found = await self._owned(session, checkin_id, telegram_id)
-            if found is None:
-                return Reply(Status.STALE)
-            checkin, user = found
-            if checkin.status != repo.COMPLETE or self._idle(checkin):
-                return Reply(Status.STALE, user.language)
-            user.awaiting = expect.note_for(checkin.id).encode()
-            return Reply(Status.OK, user.language, checkin.id, note=checkin.note)
-
-    async def note_of(self, telegram_id: int, checkin_id: int) -> tuple[str, str | None] | None:
-        """(language, the note) of one's own check-in; None if it is not theirs."""
-        async with self.sessions.begin() as session:
-            found = await self._owned(session, checkin_id, telegram_id)
-            if found is None:
-                return None
-            checkin, user = found
-            return user.language, checkin.note
-
-    async def remove_note(self, telegram_id: int, checkin_id: int) -> str | None:
-        """Remove the note of one's own finished check-in; the language, or None if not theirs.
-        Removing a note that is gone already is the same result (a repeated tap)."""
-        async with self.sessions.begin() as session:
-            found = await self._owned(session, checkin_id, telegram_id)
-            if found is None:
-                return None
-            checkin, user = found
-            checkin.note = None
-            if Awaiting.decode(user.awaiting) == expect.note_for(checkin.id):
-                user.awaiting = None
-            return user.language
 
     # --- housekeeping -----------------------------------------------------------------------
 

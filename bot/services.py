@@ -18,6 +18,7 @@ from bot.export import DataService
 from bot.flood import FloodGuard
 from bot.intake import Intake
 from bot.metrics import Metrics
+from bot.notes import NoteService
 from bot.periodic import PeriodicRuns
 from bot.reading import ReaderWorker
 from bot.reminders import ReminderService
@@ -38,6 +39,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     users: UserService
     checkins: CheckinService
+    notes: NoteService
+    """A finished check-in's note (bot/notes.py)."""
     outbox: Outbox
     text: TextIntake
     updates: UpdateLog

@@ -169,7 +169,7 @@ class TextIntake:
                 return TextOutcome(TextKind.NOTHING, user.language)
             checkin = None
             if checkin_id is not None:
-                found = await self.checkins._owned(session, checkin_id, telegram_id)
+                found = await repo.owned_with_user(session, checkin_id, telegram_id)
                 checkin = found[0] if found else None
             advice, ended = await self._escalate(session, user, checkin, codes)
             return TextOutcome(

@@ -138,7 +138,7 @@ async def note(update: Update, context: Context, data: NoteTap) -> None:
     user_id, chat_id, _ = who(update)
     catalog = services.catalog
     if data.remove:
-        lang = await services.checkins.remove_note(user_id, data.checkin_id)
+        lang = await services.notes.remove_note(user_id, data.checkin_id)
         await query.answer()
         if lang is None:
             await freeze(query, catalog.text("checkin.stale", "en"))
@@ -148,12 +148,12 @@ async def note(update: Update, context: Context, data: NoteTap) -> None:
     if data.cancel:
         await services.users.set_awaiting(user_id, None)
         await query.answer()
-        found = await services.checkins.note_of(user_id, data.checkin_id)
+        found = await services.notes.note_of(user_id, data.checkin_id)
         lang, kept = found if found is not None else ("en", None)
         # The prompt's Cancel after a note was saved: the note stays, and it says so.
         await freeze(query, catalog.text("note.kept" if kept else "note.closed", lang))
         return
-    reply = await services.checkins.request_note(user_id, data.checkin_id)
+    reply = await services.notes.request_note(user_id, data.checkin_id)
     if reply.status is not Status.OK or reply.checkin_id is None:
         await query.answer(catalog.text("checkin.stale", reply.language))
         return
