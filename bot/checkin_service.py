@@ -5,7 +5,7 @@ what happened; handlers render it. No Telegram imports."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import awaiting as expect
-from bot import triage, updates
+from bot import updates
 from bot.awaiting import Awaiting, Expect
 from bot.checkin import (
     FINISHED,
@@ -28,13 +28,18 @@ from bot.checkin import (
     new_state,
     next_step,
 )
+from bot.checkin_advice import (
+    HISTORY_SPAN,
+    HISTORY_WINDOW,
+    CheckinAdvice,
+    Escalating,
+    history_of,
+)
 from bot.clock import Clock
 from bot.escalations import Advice, Outbox
-from bot.findings import Code
 from bot.metrics import Metrics
 from bot.snippets import choose
-from bot.triage import Facts, Profile, Tier
-from bot.users import profile_of
+from bot.triage import Profile, Tier
 from content.loader import Catalog, Snippet
 from db.models import CheckIn, SnippetDelivery, User
 from db.repo import checkins as repo
@@ -51,11 +56,6 @@ _ENDED_BY_A_CHECKIN = (Expect.NOTE, Expect.EMERGENCY_NUMBER)
 
 STALE_BATCH = 200
 """Idle check-ins closed per transaction by the housekeeping job."""
-
-HISTORY_WINDOW = 120
-HISTORY_SPAN = timedelta(days=28)
-"""Earlier check-ins the amber rules look at: their windows are 14 days, and a symptom's
-episode can start up to 14 days before the 14 days that tell whether it is new."""
 
 
 class Status(StrEnum):
@@ -81,15 +81,6 @@ class Screen:
     answers: Answers
     draft: tuple[str, ...]
     can_go_back: bool
-
-
-@dataclass(frozen=True)
-class Escalating:
-    """An escalation decided, not yet stored."""
-
-    assessment: triage.Assessment
-    findings: frozenset[Code]
-    pain: int | None
 
 
 @dataclass(frozen=True)
@@ -166,22 +157,6 @@ def _next(
     )
 
 
-def _history_of(
-    now: datetime, earlier: Iterable[tuple[datetime, int | None, Iterable[str]]]
-) -> triage.History:
-    """What the rules know of the earlier complete check-ins: ``(when it finished, pain,
-    symptoms)``, newest first."""
-    return triage.History(
-        now=now,
-        past=tuple(
-            triage.Past(at=at, pain=pain, symptoms=frozenset(symptoms))
-            for at, pain, symptoms in earlier
-            # A check-in closed by emergency advice before the score has no pain to count.
-            if pain is not None
-        ),
-    )
-
-
 def _profile(owned: Owned) -> Profile:
     return Profile(
         bone_risk=owned.bone_risk,
@@ -213,6 +188,8 @@ class CheckinService:
         self.catalog = catalog
         self.clock = clock
         self.outbox = outbox
+        self.advice = CheckinAdvice(outbox, clock)
+        """What the answers call for, and storing it (shared with ``bot.text_intake``)."""
         self.engine = Engine(catalog.questionnaire)
         self.timeout_minutes = timeout_minutes
 
@@ -415,7 +392,7 @@ class CheckinService:
             return move
         state = move.state
         answered = move.outcome is Outcome.ADVANCED and move.answered is not None
-        if answered and self._decide(_profile(owned), state) is not None:
+        if answered and self.advice.decide_for(_profile(owned), state) is not None:
             raise _NeedsFullPath  # an escalation: stored in the outbox with the check-in
         if Tier.of(state.escalated) is Tier.EMERGENCY:
             raise _NeedsFullPath  # closed by the advice, which is sent before anything else
@@ -438,8 +415,11 @@ class CheckinService:
         earlier = await tx.earlier(
             owned, since=now - HISTORY_SPAN, limit=HISTORY_WINDOW, question=Step.SYMPTOMS.value
         )
-        history = _history_of(now, ((c.at, c.pain_score, c.answers) for c in earlier))
-        if self._decide(_profile(owned), state, history=history, minimum=Tier.SOON) is not None:
+        history = history_of(now, ((c.at, c.pain_score, c.answers) for c in earlier))
+        if (
+            self.advice.decide_for(_profile(owned), state, history=history, minimum=Tier.SOON)
+            is not None
+        ):
             raise _NeedsFullPath  # advice at the end: stored in the outbox with the check-in
         last = earlier[0].checkin_id if earlier else None
         summary = await self._summary(
@@ -516,7 +496,7 @@ class CheckinService:
             step = move.step
             due: Escalating | None = None
             if move.outcome is Outcome.ADVANCED and move.answered is not None:
-                due = self.decide(user, state)
+                due = self.advice.decide(user, state)
                 if Tier.of(state.escalated) is Tier.EMERGENCY:
                     step = FINISHED  # nothing more is asked after emergency advice
                 elif due is not None:
@@ -538,7 +518,7 @@ class CheckinService:
                 # A double tap or another instance got there first: nothing of this tap is
                 # stored, and above all no second escalation.
                 return Reply(Status.STALE, lang, checkin.id)
-            advice = await self.record(session, user, checkin.id, due)
+            advice = await self.advice.record(session, user, checkin.id, due)
 
             if finished:
                 await self._keep_answers(session, checkin.id, state)
@@ -564,74 +544,6 @@ class CheckinService:
                 )
             return _next(move, step, answers, lang, checkin.id, checkin.message_id, advice)
 
-    def decide(
-        self,
-        user: User,
-        state: CheckinState,
-        *,
-        history: triage.History | None = None,
-        minimum: Tier = Tier.URGENT,
-    ) -> Escalating | None:
-        """Whether what was reported now reaches a tier above the one already given for this
-        check-in; if so ``state`` remembers it. Nothing is stored: the caller first saves the
-        check-in (with its version check), then :meth:`record` s the escalation."""
-        return self._decide(profile_of(user), state, history=history, minimum=minimum)
-
-    def _decide(
-        self,
-        profile: Profile,
-        state: CheckinState,
-        *,
-        history: triage.History | None = None,
-        minimum: Tier = Tier.URGENT,
-    ) -> Escalating | None:
-        answers = Answers.from_state(state)
-        facts = Facts(answers.reported, answers, profile, history)
-        due = triage.escalation_due(facts, Tier.of(state.escalated), minimum)
-        if due is None:
-            return None
-        state.escalated = due.tier.label
-        state.rules = [*state.rules, *(r for r in due.rule_ids if r not in state.rules)]
-        return Escalating(due, facts.findings, answers.pain)
-
-    async def record(
-        self, session: AsyncSession, user: User, checkin_id: int | None, due: Escalating | None
-    ) -> Advice | None:
-        """Store a decided escalation in the outbox (same transaction); the caller sends it."""
-        if due is None:
-            return None
-        return await self.outbox.record(
-            session, user, checkin_id, due.assessment, due.findings, due.pain
-        )
-
-    async def history_for(
-        self, session: AsyncSession, user: User, checkin_id: int
-    ) -> triage.History:
-        return self._history(await self._earlier(session, user, checkin_id))
-
-    async def _earlier(
-        self, session: AsyncSession, user: User, checkin_id: int
-    ) -> Sequence[CheckIn]:
-        """The person's earlier complete check-ins the amber rules look at, newest first."""
-        since = self.clock.now() - HISTORY_SPAN
-        return await repo.recent_complete(
-            session, user.id, HISTORY_WINDOW, exclude=checkin_id, since=since
-        )
-
-    def _history(self, earlier: Sequence[CheckIn]) -> triage.History:
-        symptoms = Step.SYMPTOMS.value
-        return _history_of(
-            self.clock.now(),
-            (
-                (
-                    c.finished_at or c.started_at,
-                    c.pain_score,
-                    (a.value for a in c.answers if a.question == symptoms),
-                )
-                for c in earlier
-            ),
-        )
-
     async def _finish(
         self,
         session: AsyncSession,
@@ -643,9 +555,11 @@ class CheckinService:
         """At the end: the rules that need history (soon advice, and same-day advice for very
         severe pain with nothing to compare), then snippets unless urgent advice was given."""
         now = self.clock.now()
-        earlier = await self._earlier(session, user, checkin.id)
-        due = self.decide(user, state, history=self._history(earlier), minimum=Tier.SOON)
-        advice = await self.record(session, user, checkin.id, due)
+        earlier = await self.advice.earlier(session, user, checkin.id)
+        due = self.advice.decide(
+            user, state, history=self.advice.history(earlier), minimum=Tier.SOON
+        )
+        advice = await self.advice.record(session, user, checkin.id, due)
         if advice is not None:
             # The row was saved with its version check a moment ago in this transaction.
             checkin.state = state.to_json()

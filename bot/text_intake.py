@@ -260,17 +260,17 @@ class TextIntake:
             # message's: never a milder message after it.
             given = await self._recent_tier(session, user)
             state = CheckinState(text_findings=sorted(c.value for c in codes), escalated=given)
-            due = self.checkins.decide(user, state, minimum=Tier.SOON)
-            return await self.checkins.record(session, user, None, due), None
+            due = self.checkins.advice.decide(user, state, minimum=Tier.SOON)
+            return await self.checkins.advice.record(session, user, None, due), None
         state = CheckinState.from_json(checkin.state)
         state.text_findings = sorted({*state.text_findings, *(c.value for c in codes)})
         is_open = checkin.status == repo.OPEN
         # Typed signs are advised on at once, "soon" ones too: a check-in left unfinished must
         # not hold them back. The version moves on, so a tap based on the old state is refused.
-        due = self.checkins.decide(user, state, minimum=Tier.SOON)
+        due = self.checkins.advice.decide(user, state, minimum=Tier.SOON)
         checkin.state = state.to_json()
         checkin.version += 1
-        advice = await self.checkins.record(session, user, checkin.id, due)
+        advice = await self.checkins.advice.record(session, user, checkin.id, due)
         ended = None
         if is_open and Tier.of(state.escalated) is Tier.EMERGENCY:
             now = self.checkins.clock.now()
