@@ -17,6 +17,7 @@ from bot.export import DataService
 from bot.flood import FloodGuard
 from bot.history import HistoryService
 from bot.intake import Intake
+from bot.invites import InviteService
 from bot.metrics import Metrics
 from bot.notes import NoteService
 from bot.periodic import PeriodicRuns
@@ -74,13 +75,8 @@ def build_services(settings: Settings, clock: Clock, catalog: Catalog) -> Servic
             note_max_chars=settings.note_max_chars,
         ),
         reminders=ReminderService(sessions, clock, nudge_minutes=settings.nudge_minutes),
-        caregivers=CaregiverService(
-            sessions,
-            clock,
-            catalog,
-            history,
-            invite_hours=settings.caregiver_invite_hours,
-        ),
+        caregivers=CaregiverService(sessions, clock, catalog, history),
+        invites=InviteService(sessions, clock, invite_hours=settings.caregiver_invite_hours),
         digests=DigestService(sessions, clock, history),
         data=DataService(sessions, clock, catalog, checkins.engine, charts),
         charts=charts,

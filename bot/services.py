@@ -17,6 +17,7 @@ from bot.escalations import Outbox
 from bot.export import DataService
 from bot.flood import FloodGuard
 from bot.intake import Intake
+from bot.invites import InviteService
 from bot.metrics import Metrics
 from bot.notes import NoteService
 from bot.periodic import PeriodicRuns
@@ -48,6 +49,8 @@ class Services:
     intake: Intake
     reminders: ReminderService
     caregivers: CaregiverService
+    invites: InviteService
+    """Caregiver invites (bot/invites.py)."""
     digests: DigestService
     """Missed-check-in alerts and weekly summaries for caregivers (bot/digests.py)."""
     data: DataService

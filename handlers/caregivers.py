@@ -9,16 +9,9 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 
-from bot.caregivers import (
-    MISSED_DAY_CHOICES,
-    Accepted,
-    Ended,
-    InviteProblem,
-    Overview,
-    Recipient,
-    link_nonce,
-)
+from bot.caregivers import MISSED_DAY_CHOICES, Ended, Overview, Recipient, link_nonce
 from bot.history import text_messages
+from bot.invites import Accepted, InviteProblem
 from content.loader import Catalog
 from handlers import views
 from handlers.callback_data import CareTap, HistoryTap, encode
@@ -103,7 +96,7 @@ async def start_with_token(update: Update, context: Context, token: str) -> None
     user = update.effective_user
     user_id, chat_id, language_code = who(update)
     lang = catalog.language_for(language_code)
-    preview = await services.caregivers.preview(
+    preview = await services.invites.preview(
         user_id, chat_id, lang, user.first_name if user else None, token
     )
     message = message_of(update)
@@ -132,7 +125,7 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
     care = services.caregivers
 
     if data.action == "acc" and data.target is not None:
-        outcome = await care.accept(user_id, data.target)
+        outcome = await services.invites.accept(user_id, data.target)
         await query.answer()
         if isinstance(outcome, Accepted):
             await edit(query, catalog.text("cg.accepted", lang, name=outcome.patient_name))
@@ -150,7 +143,7 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
                    export_formats(catalog, lang, data.target))  # fmt: skip
         return
     if data.action == "dec":
-        await care.decline(user_id)
+        await services.invites.decline(user_id)
         await query.answer()
         await edit(query, catalog.text("cg.declined", lang))
         return
@@ -161,7 +154,7 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
         return
     lang = overview.language
     if data.action == "inv":
-        token = await care.create_invite(user_id)
+        token = await services.invites.create_invite(user_id)
         await query.answer()
         username = context.bot.username
         link = f"https://t.me/{username}?start={token}"
