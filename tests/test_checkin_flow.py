@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from content.loader import default_catalog
 from db.models import CheckIn, CheckInAnswer, Escalation, SnippetDelivery
 from tests.harness import Harness, Person
 
@@ -32,6 +33,31 @@ async def onboard(
         await bot.press(person, zone)
         for answer in profile:
             await bot.press(person, answer)
+
+
+async def onboard_in(bot: Harness, person: Person, place: str, lang: str = "en") -> None:
+    """/start, consent, a place typed as the time zone, and "No" to the profile questions, in
+    the person's language."""
+    t = default_catalog().text
+    await bot.send(person, "/start")
+    await bot.press(person, t("start.consent_button", lang))
+    await bot.press(person, t("tz.other_button", lang))
+    await bot.send(person, place)
+    for _ in range(3):
+        await bot.press(person, t("profile.no", lang))
+
+
+async def emergency_by_button(bot: Harness, person: Person, lang: str = "en") -> str:
+    """A check-in with trouble holding urine or stool tapped: the emergency advice's text."""
+    t = default_catalog().text
+    await bot.send(person, "/checkin")
+    await bot.press(person, "3", t("opt.where.lower", lang), t("button.done", lang))
+    await bot.press(person, t("opt.feel.aching", lang), t("button.done", lang))
+    await bot.press(person, t("opt.symptoms.none", lang))
+    await bot.press(person, t("opt.warning.bladder_bowel", lang), t("button.done", lang))
+    advice = [m.text for m in bot.api.chat(person.chat_id) if m.text.startswith("<b>🚨")]
+    assert advice
+    return advice[-1]
 
 
 async def checkins(bot: Harness) -> list[CheckIn]:

@@ -87,22 +87,13 @@ async def test_a_german_speaker_is_served_in_german_end_to_end(bot: Harness) -> 
 
 
 async def test_two_emergency_numbers_are_joined_in_the_persons_language(bot: Harness) -> None:
-    t = CATALOG.text
+    from tests.test_checkin_flow import emergency_by_button, onboard_in
+
     for person, lang, joined in ((Person(4721, "Greta", "de"), "de", "112 oder 999"),
                                  (Person(4722, "Eve", "en"), "en", "112 or 999")):  # fmt: skip
-        await bot.send(person, "/start")
-        await bot.press(person, t("start.consent_button", lang))
-        await bot.press(person, t("tz.other_button", lang))
-        await bot.send(person, "Dublin")  # Ireland: 112 and 999 both reach an ambulance
-        for _ in range(3):
-            await bot.press(person, t("profile.no", lang))
-        await bot.send(person, "/checkin")
-        await bot.press(person, "3", t("opt.where.lower", lang), t("button.done", lang))
-        await bot.press(person, t("opt.feel.aching", lang), t("button.done", lang))
-        await bot.press(person, t("opt.symptoms.none", lang))
-        await bot.press(person, t("opt.warning.bladder_bowel", lang), t("button.done", lang))
-        advice = [m.text for m in bot.api.chat(person.chat_id) if m.text.startswith("<b>🚨")]
-        assert advice and joined in advice[-1], advice
+        await onboard_in(bot, person, "Dublin", lang)  # Ireland: 112 and 999 reach an ambulance
+        advice = await emergency_by_button(bot, person, lang)
+        assert joined in advice, advice
 
 
 async def test_the_language_can_be_changed_in_settings(bot: Harness, pat: Person) -> None:

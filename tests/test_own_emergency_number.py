@@ -11,7 +11,7 @@ from bot.emergency import Call, call_for, read_number
 from content.loader import default_catalog
 from db.models import User
 from tests.harness import Harness, Person
-from tests.test_checkin_flow import onboard
+from tests.test_checkin_flow import emergency_by_button, onboard, onboard_in
 
 CATALOG = default_catalog()
 
@@ -61,26 +61,18 @@ async def _save(bot: Harness, person: Person, typed: str, lang: str = "en") -> N
     await bot.press(person, t("em.btn_save", lang))
 
 
-async def _emergency_by_button(bot: Harness, person: Person, lang: str = "en") -> str:
-    """A check-in with loss of bladder control tapped: the emergency advice's text."""
-    t = CATALOG.text
-    await bot.send(person, "/checkin")
-    await bot.press(person, "3", t("opt.where.lower", lang), t("button.done", lang))
-    await bot.press(person, t("opt.feel.aching", lang), t("button.done", lang))
-    await bot.press(person, t("opt.symptoms.none", lang))
-    await bot.press(person, t("opt.warning.bladder_bowel", lang), t("button.done", lang))
-    advice = [m.text for m in bot.api.chat(person.chat_id) if m.text.startswith("<b>🚨")]
-    assert advice
-    return advice[-1]
+async def _move_to(bot: Harness, person: Person, place: str) -> None:
+    """/timezone, and the place typed."""
+    await bot.send(person, "/timezone")
+    await bot.press(person, "Other (type it)")
+    await bot.send(person, place)
 
 
 async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_it(
     bot: Harness, pat: Person
 ) -> None:
     await onboard(bot, pat)
-    await bot.send(pat, "/timezone")
-    await bot.press(pat, "Other (type it)")
-    await bot.send(pat, "Karachi")  # Pakistan: no checked ambulance number in the list
+    await _move_to(bot, pat, "Karachi")  # Pakistan: no checked ambulance number in the list
     saved = next(m.text for m in bot.api.chat(pat.chat_id) if "Saved: Asia/Karachi" in m.text)
     assert saved.endswith(
         "I don't have a checked ambulance number for this area. If you know the one you use, "
@@ -113,7 +105,7 @@ async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_
 
     await bot.send(pat, "/settings")
     assert "Emergency number: 1122" in bot.screen(pat).text
-    advice = await _emergency_by_button(bot, pat)
+    advice = await emergency_by_button(bot, pat)
     assert advice.startswith("<b>🚨 Please call 1122 or your local emergency number now")
 
 
@@ -150,11 +142,9 @@ async def test_a_caregiver_alert_names_the_patients_number(
 
     await onboard(bot, pat)
     await link(bot, pat, sam)
-    await bot.send(pat, "/timezone")
-    await bot.press(pat, "Other (type it)")
-    await bot.send(pat, "Karachi")
+    await _move_to(bot, pat, "Karachi")
     await _save(bot, pat, "1122")
-    await _emergency_by_button(bot, pat)
+    await emergency_by_button(bot, pat)
     [alert] = alerts_to(bot, sam)
     assert "1122" in alert
 
@@ -173,7 +163,7 @@ async def test_where_the_country_has_a_checked_number_both_are_named_and_removal
     assert "You saved 19222. In an emergency I tell you to call 19222 or 112." in (
         bot.screen(pat).text
     )
-    assert (await _emergency_by_button(bot, pat)).startswith("<b>🚨 Please call 19222 or 112 now")
+    assert (await emergency_by_button(bot, pat)).startswith("<b>🚨 Please call 19222 or 112 now")
 
     await bot.send(pat, "/settings")
     await bot.press(pat, "🚑 Emergency number", "Remove my number")
@@ -209,13 +199,8 @@ async def test_a_warning_sign_typed_instead_of_the_number_is_escalated(
 async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
     t = CATALOG.text
     greta = Person(4731, "Greta", "de")
-    await bot.send(greta, "/start")
-    await bot.press(greta, t("start.consent_button", "de"))
-    await bot.press(greta, t("tz.other_button", "de"))
-    await bot.send(greta, "Karachi")
-    assert t("tz.no_number", "de") in bot.recent(greta, 3)
-    for _ in range(3):
-        await bot.press(greta, t("profile.no", "de"))
+    await onboard_in(bot, greta, "Karachi", "de")
+    assert any(t("tz.no_number", "de") in m.text for m in bot.api.chat(greta.chat_id))
     await bot.send(greta, "/settings")
     assert t("settings.emergency_none", "de") in bot.screen(greta).text
     await bot.press(greta, t("settings.btn_emergency", "de"), t("em.btn_type", "de"))
@@ -227,5 +212,5 @@ async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
     )
     await bot.press(greta, t("em.btn_save", "de"))
     assert bot.screen(greta).text.startswith("Gespeichert.\n\nSie haben die 1122 gespeichert.")
-    advice = await _emergency_by_button(bot, greta, "de")
+    advice = await emergency_by_button(bot, greta, "de")
     assert "den Notruf 1122 oder die örtliche Notrufnummer" in advice
