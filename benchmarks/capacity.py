@@ -4,6 +4,7 @@ docs/benchmarks.md; asserts nothing.
     python -m benchmarks.capacity                  every part, SQLite and PostgreSQL
     python -m benchmarks.capacity --quick          small sizes, to try it out
     python -m benchmarks.capacity --parts taps,latency,reminders,startup
+    python -m benchmarks.capacity --parts profile   where a tap's time goes (pyinstrument)
 
 The Bot API stand-in runs in a process of its own (benchmarks/standin_server.py), so what is
 measured here is the bot. The parts:
@@ -23,6 +24,10 @@ measured here is the bot. The parts:
   count), until its first getUpdates, and its memory then and after 100 /history charts, at
   1,000 and 1,000,000 patients (PostgreSQL). Baseline: a bare PTB bot started the same way. And
   the claim of a 500-row batch among 1,000,000 schedules, with and without fillfactor 70.
+- **profile** (only when named): the one-at-a-time taps on PostgreSQL and the bare PTB
+  baseline's, sampled by pyinstrument (``pip install -e '.[dev,bench]'``): where a tap's time
+  goes, by package and by function. (py-spy was tried first: in containers like the ones these
+  benchmarks ran in it counted threads blocked on a queue as busy.)
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ import resource
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,6 +84,10 @@ TAPS = (
 )
 """A whole check-in: pain 5, lower back, burning, no other symptom, no warning sign."""
 FIRST_ID = 70_000_000
+PROFILE_INTERVAL = 0.0005
+"""pyinstrument's sampling interval, s."""
+OWN_CODE = {"bot", "db", "handlers", "content"}
+TOP_FUNCTIONS = 12
 KEPT = "## Where the time goes"
 """The part of docs/benchmarks.md from this heading on is kept when the page is written."""
 
@@ -276,9 +287,10 @@ async def bot_taps(
         await _drop(name)
 
 
-async def tap_costs(kind: str, folder: Path, people: int) -> dict[str, Any]:
+async def tap_costs(kind: str, folder: Path, people: int, profile: bool = False) -> dict[str, Any]:
     """CPU of each tap of a check-in, one tap at a time (nothing else running): which taps
-    cost what. The last one ends the check-in (its answers, history, snippets, the summary)."""
+    cost what. The last one ends the check-in (its answers, history, snippets, the summary).
+    With ``profile``, the taps are sampled (:class:`Sampled`) and the profile is returned too."""
     url, name = await _database(kind, folder)
     standin = await StandIn.start("--quiet", "--latency", "0")
     try:
@@ -291,21 +303,102 @@ async def tap_costs(kind: str, folder: Path, people: int) -> dict[str, Any]:
                 await process(updates.command(i, "/checkin"))
             questions = [await question_of(standin, i) for i in range(people)]
             spent = [0.0] * len(TAPS)
-            for i in range(people):
-                for k, data in enumerate(checkin_taps(updates, i, questions)):
-                    started = cpu()
-                    await process(data)
-                    spent[k] += cpu() - started
+            async with sampled(profile) as sampler:
+                for i in range(people):
+                    for k, data in enumerate(checkin_taps(updates, i, questions)):
+                        started = cpu()
+                        await process(data)
+                        spent[k] += cpu() - started
         await app.bot_data["services"].db_engine.dispose()
         result = {
             f"{step} {option}": round(1000 * t / people, 2)
             for (step, option), t in zip(TAPS, spent, strict=True)
         }
         result["mean"] = round(1000 * sum(spent) / people / len(TAPS), 2)
+        if sampler is not None:
+            result["profile"] = sampler.read()
         return result
     finally:
         await standin.stop()
         await _drop(name)
+
+
+class Sampled:
+    """pyinstrument sampling this process's main thread (where the event loop runs every
+    coroutine) while the measured taps run; the set-up is not sampled. The event loop's wait for
+    I/O is counted apart: with uvloop the innermost Python frame then is the one that started
+    the loop (:func:`main`)."""
+
+    def __init__(self) -> None:
+        self.profiler: Any = None
+
+    async def __aenter__(self) -> Sampled:
+        from pyinstrument import Profiler  # only for this part: pip install -e '.[bench]'
+
+        self.profiler = Profiler(interval=PROFILE_INTERVAL, async_mode="disabled")
+        self.profiler.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.profiler.stop()
+
+    def read(self) -> dict[str, Any]:
+        """Own time by the package of the innermost Python frame (native code counts as the
+        Python function that called it), and the busiest functions."""
+        by_package: Counter[str] = Counter()
+        by_function: Counter[str] = Counter()
+        waiting = 0.0
+        stack = [self.profiler.last_session.root_frame()]
+        while stack:
+            frame = stack.pop()
+            stack.extend(frame.children)
+            own = frame.total_self_time
+            if not own or frame.is_synthetic:
+                continue
+            path = frame.file_path or ""
+            if frame.function == "main" and path == __file__:
+                waiting += own
+                continue
+            by_package[package_of(path)] += own
+            by_function[f"{frame.function} ({shorter(path)})"] += own
+        total = sum(by_package.values())
+        return {
+            "sampled_s": round(total, 3),
+            "waiting_s": round(waiting, 3),
+            "by_package": {k: round(100 * v / total, 1) for k, v in by_package.most_common()},
+            "top_functions": {
+                k: round(100 * v / total, 1) for k, v in by_function.most_common(TOP_FUNCTIONS)
+            },
+        }
+
+
+def sampled(on: bool) -> AbstractAsyncContextManager[Any]:
+    return Sampled() if on else nullcontext()
+
+
+def package_of(filename: str) -> str:
+    """Whose code a frame runs: a distribution's import name, a module of the standard library,
+    or this project."""
+    parts = Path(filename).parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py").split(".")[0]
+    if Path(filename).is_relative_to(ROOT):
+        top = Path(filename).relative_to(ROOT).parts[0]
+        return "the bot's own code" if top in OWN_CODE else top
+    for i, part in enumerate(parts[:-1]):
+        if part.startswith("python3") and parts[i - 1] == "lib":
+            return "standard library: " + parts[i + 1].removesuffix(".py")
+    return "built-in or generated"
+
+
+def shorter(filename: str) -> str:
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1]
+    if Path(filename).is_relative_to(ROOT):
+        return str(Path(filename).relative_to(ROOT))
+    if "/python3." in filename:
+        return filename.split("/python3.", 1)[1].partition("/")[2]
+    return filename
 
 
 def bare_app(standin: StandIn) -> Any:
@@ -331,7 +424,7 @@ def bare_app(standin: StandIn) -> Any:
     return app
 
 
-async def bare_tap_cost(people: int) -> dict[str, Any]:
+async def bare_tap_cost(people: int, profile: bool = False) -> dict[str, Any]:
     """Baseline for :func:`tap_costs`: the bare PTB echo handler, one tap at a time."""
     standin = await StandIn.start("--quiet", "--latency", "0")
     try:
@@ -340,13 +433,17 @@ async def bare_tap_cost(people: int) -> dict[str, Any]:
         updates = Updates()
         async with app:
             spent = 0.0
-            for i in range(people):
-                for n in range(len(TAPS)):
-                    data = updates.tap(i, f"x{n}", 1)
-                    started = cpu()
-                    await process(data)
-                    spent += cpu() - started
-        return {"mean": round(1000 * spent / people / len(TAPS), 2)}
+            async with sampled(profile) as sampler:
+                for i in range(people):
+                    for n in range(len(TAPS)):
+                        data = updates.tap(i, f"x{n}", 1)
+                        started = cpu()
+                        await process(data)
+                        spent += cpu() - started
+        result: dict[str, Any] = {"mean": round(1000 * spent / people / len(TAPS), 2)}
+        if sampler is not None:
+            result["profile"] = sampler.read()
+        return result
     finally:
         await standin.stop()
 
@@ -847,6 +944,47 @@ def render(results: dict[str, Any], command: str) -> str:
             cells = [str(r.get(s, "")) for s in steps]
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {r['mean']} |")
         lines.append("")
+    profile = results.get("profile")
+    if profile:
+        labels = list(profile)
+        shares = {label: r["profile"]["by_package"] for label, r in profile.items()}
+        packages = list(shares[labels[0]])
+        packages += [k for r in shares.values() for k in r if k not in packages]
+        lines += [
+            "### Where a tap's time goes (pyinstrument)",
+            "",
+            "The taps of the one-at-a-time run on PostgreSQL, and the bare PTB baseline's, "
+            f"again, sampled by pyinstrument every {PROFILE_INTERVAL * 1000:g} ms on the "
+            "event loop's thread (the set-up not sampled, the loop's wait for I/O left out): "
+            "the share of the samples by whose code was running (native code counts as the "
+            "Python function that called it, so a socket's send counts as the HTTP client's), "
+            "and that share of the CPU per tap of the same sampled run, in ms (sampling makes "
+            "every tap slower; compare the shares).",
+            "",
+            "| code | " + " | ".join(f"{label} % | ms" for label in labels) + " |",
+            "| --- | " + " | ".join("--- | ---" for _ in labels) + " |",
+        ]
+        for package in packages:
+            cells = []
+            for label, r in profile.items():
+                share = shares[label].get(package)
+                if share is None:
+                    cells.append(" | ")
+                else:
+                    cells.append(f"{share} | {round(share * r['mean'] / 100, 3)}")
+            lines.append(f"| {package} | " + " | ".join(cells) + " |")
+        lines.append("| **all** | " + " | ".join(f"100 | {r['mean']}" for r in profile.values()))
+        lines[-1] += " |"
+        for label, r in profile.items():
+            lines += [
+                "",
+                f"The busiest functions, {label} (own time, % of the samples):",
+                "",
+                "| function | % |",
+                "| --- | --- |",
+            ]
+            lines += [f"| `{f}` | {v} |" for f, v in r["profile"]["top_functions"].items()]
+        lines.append("")
     latency = results.get("latency")
     if latency:
         lines += [
@@ -954,6 +1092,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "baseline: bare PTB": await bare_tap_cost(n),
             }
             print(json.dumps(results["tap_costs"]), flush=True)
+        if "profile" in parts:
+            n = 20 if quick else 200
+            results["profile"] = {
+                "bot, postgres": await tap_costs("postgres", folder, n, profile=True),
+                "baseline: bare PTB": await bare_tap_cost(n, profile=True),
+            }
+            print(json.dumps(results["profile"]), flush=True)
         if "latency" in parts:
             n = 50 if quick else 500
             results["latency"] = {
