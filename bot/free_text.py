@@ -69,6 +69,9 @@ _DE_CONTRACTIONS = (
     (r"([!?]+|\.\.+)(?=[^\W\d_])", r"\1 "),  # "gestürzt!!!kann" -> "gestürzt!!! kann"
     (r"\b(li|re|bds)\.(?=\s)", lambda m: {"li": "links", "re": "rechts", "bds": "beidseits"}[m[1]]),
     (r"\b(\w+)'s\b", r"\1 es"),  # "hab's", "geht's" -> "hab es", "geht es"
+    # dialect articles written onto their noun: "d'hosn", "d'frau", "s'knie" -> "d hosn", ...
+    (r"\b([ds])'(?=[^\W\d_])", r"\1 "),
+    (r"\b(so|wie)'n\b", r"\1 ein"),  # "so'n taubes gefühl", "wie'n betrunkener"
 )
 
 
@@ -606,6 +609,8 @@ class Speaker:
     i_verbs: frozenset[str]
     my: frozenset[str]
     groups: frozenset[str]
+    verb_first: bool = False
+    """Whether the verb may also come just before "I" ("seit mittag kann ich nicht laufen")."""
 
 
 _DE_MY = frozenset({"mein", "meine", "meinen", "meinem", "meiner", "meines"})
@@ -662,6 +667,13 @@ SPEAKERS = {
                 "falle",
                 "fall",
                 "fiel",
+                "lag",
+                "liege",
+                "lieg",
+                "flog",
+                "stuerzte",
+                "rutschte",
+                "landete",
                 "stolpere",
                 "knicke",
                 "kippe",
@@ -704,6 +716,7 @@ SPEAKERS = {
                 "ms-forum",
             ]
         ),
+        verb_first=True,
     ),
 }
 
@@ -725,9 +738,18 @@ def _not_about_me(
     tokens = [*between, *target]
     return not any(
         (t.lower_ in speaker.first_person and not _my_group(t, speaker))
-        or (t.lower_ in speaker.i and t.i + 1 < len(doc) and doc[t.i + 1].lower_ in speaker.i_verbs)
+        or (t.lower_ in speaker.i and _i_verb(t, speaker))
         for t in tokens
     )
+
+
+def _i_verb(token: Any, speaker: Speaker) -> bool:
+    """A verb of the patient's own next to "I": after it, or also before it where the language
+    puts the verb first after a fronted phrase ("und seit mittag kann ich nicht laufen")."""
+    doc = token.doc
+    after = token.i + 1 < len(doc) and doc[token.i + 1].lower_ in speaker.i_verbs
+    before = speaker.verb_first and token.i > 0 and doc[token.i - 1].lower_ in speaker.i_verbs
+    return after or before
 
 
 def _my_group(token: Any, speaker: Speaker = SPEAKERS["en"]) -> bool:
