@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | migrate | triage-eval``."""
+"""Command line: ``python -m bot run | migrate | triage-eval | train-safety-net``."""
 
 from __future__ import annotations
 
@@ -131,11 +131,12 @@ def _triage_eval(corpus: str, verbose: bool, language: str = "en") -> int:
         return 2
     try:
         if language == "all":
-            # As the bot reads: with every language's terms at once.
+            # As the bot reads: with every language's terms at once, and the safety net.
             from bot.free_text import Readers
+            from bot.safety_net import SafetyNet
             from content.loader import default_catalog
 
-            read: Any = Readers(default_catalog().red_flag_sources)
+            read: Any = SafetyNet(Readers(default_catalog().red_flag_sources))
         else:
             read = reader(language)
     except FileNotFoundError:
@@ -144,6 +145,25 @@ def _triage_eval(corpus: str, verbose: bool, language: str = "en") -> int:
     report = evaluate(read, load_corpus(path))
     print(format_report(report, verbose))
     return 0 if report.meets_targets else 1
+
+
+def _train_safety_net() -> int:
+    """Train the classifier under the reader on the labelled sets and write it to content/."""
+    from pathlib import Path
+
+    from bot import safety_net
+    from bot.triage_eval import load_corpus
+
+    corpus = Path(__file__).parents[1] / "tests" / "corpus"
+    if not corpus.is_dir():
+        print("error: no tests/corpus here: run it in a checkout", file=sys.stderr)
+        return 2
+    items = [item for name in safety_net.TRAINED_ON for item in load_corpus(corpus / name)]
+    nlp = safety_net.train(items)
+    path = safety_net.model_path()
+    safety_net.save(nlp, safety_net.digest(items), path)
+    print(f"trained on {len(items)} messages; written to {path.name}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,12 +197,18 @@ def main(argv: list[str] | None = None) -> int:
         default="en",
         help="the terms to read with: content/LANGUAGE (default en), or all (as the bot reads)",
     )
+    commands.add_parser(
+        "train-safety-net",
+        help="train the classifier under the free-text reader on tests/corpus (a checkout only)",
+    )
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     if args.command == "triage-eval":
         return _triage_eval(args.corpus, args.verbose, args.language)
+    if args.command == "train-safety-net":
+        return _train_safety_net()
     if args.command == "demo":
         from bot import demo
 

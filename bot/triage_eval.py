@@ -115,6 +115,11 @@ def format_report(report: Report, verbose: bool = False) -> str:
     lines.append(
         f"\nhedged phrasings asked about or escalated: {report.hedged_handled}/{report.hedged}"
     )
+    red, reached = sum(report.red.values()), report.caught.total() + report.red_asked.total()
+    lines.append(
+        f"red phrasings escalated or asked about: {reached}/{red} ({reached / max(1, red):.1%}); "
+        f"harmless texts asked about: {report.asked.total()}/{report.negatives.total()}"
+    )
     if verbose:
         lines += ["", "missed:"] + [f"  {c}: {t}" for c, t in report.misses]
         lines += ["", "false alarms:"] + [f"  {c}: {t}" for c, t in report.false_alarms]
