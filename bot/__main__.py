@@ -133,10 +133,10 @@ def _triage_eval(corpus: str, verbose: bool, language: str = "en") -> int:
         if language == "all":
             # As the bot reads: with every language's terms at once, and the safety net.
             from bot.free_text import Readers
-            from bot.safety_net import SafetyNet
+            from bot.safety_net import with_safety_net
             from content.loader import default_catalog
 
-            read: Any = SafetyNet(Readers(default_catalog().red_flag_sources))
+            read: Any = with_safety_net(Readers(default_catalog().red_flag_sources))
         else:
             read = reader(language)
     except FileNotFoundError:
@@ -152,17 +152,15 @@ def _train_safety_net() -> int:
     from pathlib import Path
 
     from bot import safety_net
-    from bot.triage_eval import load_corpus
 
-    corpus = Path(__file__).parents[1] / "tests" / "corpus"
-    if not corpus.is_dir():
+    root = Path(__file__).parents[1]
+    if not (root / "tests" / "corpus").is_dir():
         print("error: no tests/corpus here: run it in a checkout", file=sys.stderr)
         return 2
-    items = [item for name in safety_net.TRAINED_ON for item in load_corpus(corpus / name)]
+    items = safety_net.training_items(root / "tests" / "corpus")
     nlp = safety_net.train(items)
-    path = safety_net.model_path()
-    safety_net.save(nlp, safety_net.digest(items), path)
-    print(f"trained on {len(items)} messages; written to {path.name}")
+    safety_net.save(nlp, safety_net.digest(items), root / "content" / safety_net.MODEL_FILE)
+    print(f"trained on {len(items)} messages; written to content/{safety_net.MODEL_FILE}")
     return 0
 
 

@@ -24,17 +24,18 @@ from functools import partial
 from bot.findings import Finding
 from bot.free_text import Readers
 from bot.logging_setup import silence_loguru
-from bot.safety_net import SafetyNet
+from bot.safety_net import PatternReader, with_safety_net
 from bot.worker import exit_with_parent
 
 log = logging.getLogger(__name__)
 
-_readers: SafetyNet | None = None
+_readers: PatternReader | None = None
 
 
-def readers(languages: Iterable[str]) -> SafetyNet:
-    """Every language's reader, with the classifier that asks about what they miss."""
-    return SafetyNet(Readers(languages))
+def build_reader(languages: Iterable[str]) -> PatternReader:
+    """Every language's reader, with the classifier that asks about what they miss (or without
+    it, if its model cannot be loaded: bot/safety_net.py)."""
+    return with_safety_net(Readers(languages))
 
 
 def _build(languages: tuple[str, ...], parent: int) -> None:
@@ -42,7 +43,7 @@ def _build(languages: tuple[str, ...], parent: int) -> None:
     global _readers
     exit_with_parent(parent)
     silence_loguru()  # medspaCy's loguru would print what it reads to stderr
-    _readers = readers(languages)
+    _readers = build_reader(languages)
 
 
 def _ready() -> bool:
@@ -78,8 +79,8 @@ class ReaderWorker:
         self._warming: Future[bool] | None = None
         self._one_at_a_time = asyncio.Lock()
         self._failures = 0
-        self._inline: SafetyNet | None = None
-        self._building: asyncio.Task[SafetyNet] | None = None
+        self._inline: PatternReader | None = None
+        self._building: asyncio.Task[PatternReader] | None = None
         self._stay_here = False
         self.restarts = 0
         """Workers replaced after dying, hanging or failing to start."""
@@ -175,7 +176,9 @@ class ReaderWorker:
         """Read in the bot's own process (its readers are built once, on first need)."""
         if self._inline is None:
             if self._building is None or (self._building.done() and self._building.exception()):
-                self._building = asyncio.create_task(asyncio.to_thread(readers, self.languages))
+                self._building = asyncio.create_task(
+                    asyncio.to_thread(build_reader, self.languages)
+                )
             self._inline = await asyncio.shield(self._building)
         self.read_here += 1
         return await asyncio.to_thread(self._inline.read, text)

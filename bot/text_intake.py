@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import safety_net
 from bot.awaiting import TYPED_INPUT, Awaiting, Expect
 from bot.checkin import FINISHED, Answers, CheckinState
 from bot.checkin_service import CheckinService
@@ -68,6 +69,9 @@ class TextOutcome:
     """What else happened beside an escalation or a question (the note was saved...)."""
     unread: bool = False
     """The text could not be read for warning signs (a fault): the person is told so."""
+    guessed: bool = False
+    """The sign in ``ask`` is the safety net's guess, not words the patterns read: the question
+    asks whether the person has it at all (bot/safety_net.py)."""
 
 
 Reader = Callable[[str], Awaitable[tuple[Finding, ...]]]
@@ -103,13 +107,16 @@ class TextIntake:
 
     async def _act(self, telegram_id: int, text: str, findings: tuple[Finding, ...]) -> TextOutcome:
         found, hedged = present(findings), uncertain(findings)
+        guessed = frozenset(f.code for f in findings if f.reason == safety_net.REASON) & hedged
         async with self.sessions.begin() as session:
             user = await user_repo.by_telegram_id(session, telegram_id)
             if user is None or user.consent_at is None:
                 return TextOutcome(TextKind.NO_CONSENT, user.language if user else "en")
             lang = user.language
             waiting = Awaiting.decode(user.awaiting)
-            if not found and not hedged and waiting is not None and waiting.what in TYPED_INPUT:
+            # The answer the bot asked for (a time, a place): a guess does not hold it up.
+            answers = waiting is not None and waiting.what in TYPED_INPUT
+            if answers and not found and hedged <= guessed:
                 return TextOutcome(TextKind.TYPED_INPUT, lang, awaiting=waiting)
             checkin, kept = await self._keep(session, user, waiting, text)
             if kept is TextKind.TOO_LONG and not found and not hedged:
@@ -122,7 +129,7 @@ class TextIntake:
             if found:
                 advice, ended = await self._escalate(session, user, checkin, found)
                 is_open = is_open and ended is None
-            ask = self._worth_asking(user, checkin, found, hedged)
+            ask = self._worth_asking(user, checkin, found, hedged, advice)
             if advice:
                 outcome_kind = TextKind.ESCALATED
             elif ask:
@@ -138,6 +145,7 @@ class TextIntake:
                 open_checkin=is_open,
                 ended_checkin_message=ended,
                 also=kept,
+                guessed=bool(ask) and ask <= guessed,
             )
 
     def _worth_asking(
@@ -146,13 +154,14 @@ class TextIntake:
         checkin: CheckIn | None,
         found: frozenset[Code],
         hedged: frozenset[Code],
+        advice: Advice | None,
     ) -> frozenset[Code]:
         """Hedged signs worth a "Is this new?" question: those that, if new, would raise the
         advice above what this message (and its check-in) already got."""
         if not hedged:
             return frozenset()
         state = CheckinState.from_json(checkin.state) if checkin else CheckinState()
-        given = Tier.of(state.escalated)
+        given = max(Tier.of(state.escalated), advice.tier if advice else Tier.NONE)
         answers = Answers.from_state(state)
         facts = Facts(answers.reported | found | hedged, answers, profile_of(user))
         return hedged if assess(facts).tier > given else frozenset()

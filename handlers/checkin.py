@@ -219,7 +219,9 @@ async def _after_text(
         await escalations.alert_caregivers(context, outcome.advice.escalation_id)
         return
     if outcome.kind is TextKind.ASK:
-        text, keyboard = views.ask_new(catalog, lang, outcome.ask, outcome.checkin_id)
+        text, keyboard = views.ask_new(
+            catalog, lang, outcome.ask, outcome.checkin_id, outcome.guessed
+        )
         await context.bot.send_message(chat_id, text, reply_markup=keyboard)
         return
     kept = outcome.also or outcome.kind

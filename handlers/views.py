@@ -241,9 +241,14 @@ def caregiver_alert_message(catalog: Catalog, job: AlertJob) -> Rendered:
 
 
 def ask_new(
-    catalog: Catalog, lang: str, codes: frozenset[Code], checkin_id: int | None
+    catalog: Catalog,
+    lang: str,
+    codes: frozenset[Code],
+    checkin_id: int | None,
+    guessed: bool = False,
 ) -> Rendered:
-    """ "You mentioned ... Is this new since your last check-in?" with Yes / No."""
+    """ "You mentioned ... Is this new since your last check-in?" with Yes / No; for the safety
+    net's guess, "Do you mean ...? And is it new ...?" (the person never named it)."""
     what = ", ".join(catalog.text(f"what.{c.value}", lang) for c in Code if c in codes)
     short = encode_codes(codes)
     keyboard = InlineKeyboardMarkup(
@@ -252,7 +257,7 @@ def ask_new(
             [_button(catalog.text("ask.no", lang), encode(FindingTap(short, False, checkin_id)))],
         ]
     )
-    return catalog.text("ask.new", lang, what=what), keyboard
+    return catalog.text("ask.check" if guessed else "ask.new", lang, what=what), keyboard
 
 
 PROFILE_ORDER = ("imm", "bone", "cancer")

@@ -253,3 +253,17 @@ async def test_an_edited_message_is_not_read_twice(bot: Harness, pat: Person) ->
     await bot.process(edited)
     assert len(advice_messages(bot, pat)) == 1
     assert len(await escalations(bot)) == 1
+
+
+async def test_outside_a_check_in_no_question_follows_advice_it_could_not_raise(
+    bot: Harness, pat: Person
+) -> None:
+    """A hedged sign beside an emergency: the emergency advice stands alone (the question could
+    only lead to milder advice), as inside a check-in."""
+    await onboard(bot, pat)
+    await bot.send(pat, "since this morning I can't pee at all, and maybe a bit of a temperature?")
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith("<b>🚨 Please call 112 now")
+    sent = bot.api.texts_sent(pat.chat_id)
+    assert not any("Is this new since your last check-in?" in text for text in sent)
+    assert [e.findings for e in await escalations(bot)] == ["bladder_bowel"]
