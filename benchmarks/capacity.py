@@ -316,7 +316,7 @@ async def tap_costs(kind: str, folder: Path, people: int, profile: bool = False)
         }
         result["mean"] = round(1000 * sum(spent) / people / len(TAPS), 2)
         if sampler is not None:
-            result["profile"] = sampler.read()
+            result["profile"] = {**sampler.read(), "cpu_s": round(sum(spent), 3)}
         return result
     finally:
         await standin.stop()
@@ -361,7 +361,7 @@ class Sampled:
                 continue
             by_package[package_of(path)] += own
             by_function[f"{frame.function} ({shorter(path)})"] += own
-        total = sum(by_package.values())
+        total = sum(by_package.values()) or 1.0  # nothing sampled: empty shares
         return {
             "sampled_s": round(total, 3),
             "waiting_s": round(waiting, 3),
@@ -442,7 +442,7 @@ async def bare_tap_cost(people: int, profile: bool = False) -> dict[str, Any]:
                         spent += cpu() - started
         result: dict[str, Any] = {"mean": round(1000 * spent / people / len(TAPS), 2)}
         if sampler is not None:
-            result["profile"] = sampler.read()
+            result["profile"] = {**sampler.read(), "cpu_s": round(spent, 3)}
         return result
     finally:
         await standin.stop()
@@ -975,6 +975,20 @@ def render(results: dict[str, Any], command: str) -> str:
             lines.append(f"| {package} | " + " | ".join(cells) + " |")
         lines.append("| **all** | " + " | ".join(f"100 | {r['mean']}" for r in profile.values()))
         lines[-1] += " |"
+        covered = [
+            f"{label} {r['profile']['sampled_s']} s of {r['profile']['cpu_s']} s"
+            for label, r in profile.items()
+            if "cpu_s" in r["profile"]
+        ]
+        if covered:
+            lines += [
+                "",
+                "Busy time sampled against the CPU the taps took: " + "; ".join(covered) + ". "
+                "The gap is pyinstrument's own work and native code that runs with no Python "
+                "frame above the loop's (uvloop's transports, asyncpg's protocol reading a "
+                "reply), which is counted as waiting: those parts are a little larger than "
+                "their shares.",
+            ]
         for label, r in profile.items():
             lines += [
                 "",
