@@ -24,6 +24,7 @@ from functools import partial
 from bot.findings import Finding
 from bot.free_text import Readers
 from bot.logging_setup import silence_loguru
+from bot.memory import give_back
 from bot.safety_net import PatternReader, with_safety_net
 from bot.worker import exit_with_parent
 
@@ -44,6 +45,7 @@ def _build(languages: tuple[str, ...], parent: int) -> None:
     exit_with_parent(parent)
     silence_loguru()  # medspaCy's loguru would print what it reads to stderr
     _readers = build_reader(languages)
+    give_back()  # loading leaves tens of MB of freed heap behind (the safety net's model)
 
 
 def _ready() -> bool:
