@@ -117,7 +117,7 @@ GAP_STOPS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
         *("kee", "keen", "keene", "aber", "doch", "sondern", "jedoch"),
         # Negations as thumbs on a phone type them: a gap must not skip them either.
         *("nciht", "nicth", "nichz", "nihct", "kien", "kiene", "keien"),
-        *(".", "!", "?", ";", ","),
+        *(".", "!", "?", ";", ",", ":"),
     ),
 }
 
@@ -611,6 +611,9 @@ class Speaker:
     groups: frozenset[str]
     verb_first: bool = False
     """Whether the verb may also come just before "I" ("seit mittag kann ich nicht laufen")."""
+    i_implied: frozenset[str] = frozenset()
+    """Verbs that are the patient's own without "I", opening a sentence that drops it: "bin vom
+    Stuhl nicht hochgekommen, Frau musste helfen" (only for a person named after the sign)."""
 
 
 _DE_MY = frozenset({"mein", "meine", "meinen", "meinem", "meiner", "meines"})
@@ -657,6 +660,12 @@ SPEAKERS = {
                 "nuschel",
                 "rede",
                 "red",
+                "klinge",
+                "reagiere",
+                "reagier",
+                "kling",
+                "hoere",
+                "hoer",
                 "spreche",
                 "sprech",
                 "sehe",
@@ -717,6 +726,7 @@ SPEAKERS = {
             ]
         ),
         verb_first=True,
+        i_implied=frozenset({"bin", "bins"}),
     ),
 }
 
@@ -735,6 +745,10 @@ def _not_about_me(
         between = doc[0:0]
     if target.start > 0 and doc[target.start - 1].lower_ in speaker.first_person:
         return False  # "my legs have no strength in them"
+    if target.end <= modifier.start and any(
+        t.lower_ in speaker.i_implied for t in doc[target.sent.start : target.start]
+    ):
+        return False  # "bin nicht hochgekommen, Frau musste helfen"
     tokens = [*between, *target]
     return not any(
         (t.lower_ in speaker.first_person and not _my_group(t, speaker))

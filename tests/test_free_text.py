@@ -96,10 +96,12 @@ TUNED = [
     "free_text_en_holdout.yaml",
     "free_text_en_holdout2.yaml",
     "free_text_en_holdout3.yaml",
+    "free_text_en_holdout4.yaml",
     "free_text_de.yaml",
     "free_text_de_heldout.yaml",
     "free_text_de_heldout2.yaml",
     "free_text_de_heldout3.yaml",
+    "free_text_de_heldout4.yaml",
 ]
 """Every set the terms were tuned on: the development sets, and each held-out set once it was
 measured blind and its misses guided the next round. The newest blind sets are not here on
