@@ -17,7 +17,7 @@ from tests.harness import Harness, Person
 from tests.test_checkin_flow import advice_messages, escalations, onboard
 
 CORPUS = Path(__file__).parent / "corpus"
-MISSED = "the toilet paper feels like nothing down there since monday"
+MISSED = "since this morning nothing down below feels like mine when i wipe"
 """Numbness of the saddle area, as a patient put it, that the patterns do not read (checked
 below: if they come to read it, pick another such message)."""
 
