@@ -345,6 +345,10 @@ _EXCLUDING = {
 
 _SPANS = "red_flags"
 _CUES = "red_flag_cues"
+_TARGET_MATCHER = "medspacy_target_matcher"
+_RULES_PER_MATCHER = 1000
+"""Rules per target matcher (see ``TextReader``): fewer makes building faster and reading a
+little slower, as each matcher walks the message once."""
 _CUE_PREFIX = "cue:"
 """Cue matches are labelled ``cue:<sign>`` and found by a second target matcher (span group
 ``_CUES``), read by ConText in a second pass only when a cue names a sign not already found, so a
@@ -402,19 +406,27 @@ class TextReader:
         not_about_me = partial(_not_about_me, speaker=SPEAKERS[terms.language])
         nlp = spacy.blank(terms.language)
         nlp.add_pipe("sentencizer")
-        matcher: Any = nlp.add_pipe(
-            "medspacy_target_matcher",
-            config={"result_type": "group", "span_group_name": _SPANS, "prune": False},
-        )
-        _skip_validation(matcher)
-        matcher.add(
-            [
-                TargetRule(spec, label, pattern=pattern)
-                for label, specs in terms.targets.items()
-                for spec in specs
-                for pattern in compile_patterns(spec, terms.words, stops, past_stops=True)
-            ]
-        )
+        rules = [
+            TargetRule(spec, label, pattern=pattern)
+            for label, specs in terms.targets.items()
+            for spec in specs
+            for pattern in compile_patterns(spec, terms.words, stops, past_stops=True)
+        ]
+        # Several matchers, each with a share of the rules, all adding to one span group: spaCy's
+        # Matcher takes time in the square of its rules to add them (each token pattern is
+        # checked against every predicate added before), so one matcher with every rule took
+        # 17 s to build. The spans found are the same, merged after the last matcher.
+        self._target_matchers: list[str] = []
+        for n, start in enumerate(range(0, len(rules), _RULES_PER_MATCHER)):
+            name = _TARGET_MATCHER if n == 0 else f"{_TARGET_MATCHER}_{n + 1}"
+            matcher: Any = nlp.add_pipe(
+                "medspacy_target_matcher",
+                name=name,
+                config={"result_type": "group", "span_group_name": _SPANS, "prune": False},
+            )
+            _skip_validation(matcher)
+            matcher.add(rules[start : start + _RULES_PER_MATCHER])
+            self._target_matchers.append(name)
         cue_matcher: Any = nlp.add_pipe(
             "medspacy_target_matcher",
             name="cue_matcher",
@@ -485,7 +497,7 @@ class TextReader:
             if name == "cue_matcher":
                 continue
             doc = component(doc)
-            if name == "medspacy_target_matcher":
+            if name == self._target_matchers[-1]:
                 spans = _merged_per_label(doc.spans.get(_SPANS, []))
                 look_alikes = [s for s in spans if s.label_ == LOOK_ALIKE]
                 doc.spans[_SPANS] = _without_look_alikes(spans)

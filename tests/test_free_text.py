@@ -124,3 +124,20 @@ def test_the_corpus_is_large_and_covers_every_category() -> None:
         assert sum(code.value in i["expect"] for i in items if i["kind"] == "red") >= 30, code
     kinds = {i["kind"] for i in items}
     assert {"negated", "other_person", "past", "hypothetical", "harmless", "uncertain"} <= kinds
+
+
+def test_rules_shared_among_several_matchers_find_what_one_matcher_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The target rules are split among several matchers so that a reader builds in seconds
+    (bot/free_text.py, TextReader); every message of the German development set is read the
+    same as by a reader with all the rules in one matcher."""
+    from bot import free_text
+
+    items = load_corpus(CORPUS / "free_text_de.yaml")
+    shared = free_text.TextReader(free_text.load_terms("de"))
+    monkeypatch.setattr(free_text, "_RULES_PER_MATCHER", 10**9)
+    single = free_text.TextReader(free_text.load_terms("de"))
+    assert len(shared._target_matchers) > 1 and len(single._target_matchers) == 1
+    for item in items:
+        assert shared.read(item["text"]) == single.read(item["text"]), item["text"]
