@@ -7,7 +7,10 @@ wait. Nothing typed is left unread: a message that arrives while the worker is s
 waits for it; one message is read at a time, and only the reading itself is timed. When the worker
 dies, hangs or cannot start, the message in hand is read in the bot's own process at once and a
 new worker is started for the next ones; after ``max_failures`` failures in a row the bot reads
-in its own process from then on (it then holds spaCy's memory itself).
+in its own process from then on (it then holds spaCy's memory itself). Every word a worker reads
+stays in spaCy's vocabulary for the worker's life (a few kB for each word it had not seen), so
+after ``recycle_after`` messages a fresh worker loads beside it and takes over once it is ready:
+the bot's memory for reading stays bounded however long it runs.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class ReaderWorker:
         timeout: float = 10.0,
         start_timeout: float = 60.0,
         max_failures: int = 3,
+        recycle_after: int = 5_000,
     ) -> None:
         self.languages = tuple(languages)
         self.timeout = timeout
@@ -77,6 +81,8 @@ class ReaderWorker:
         """Longest wait for the worker to load (spaCy and the patterns)."""
         self.max_failures = max_failures
         """Failures in a row after which the bot reads in its own process for good."""
+        self.recycle_after = recycle_after
+        """Messages one worker reads before a fresh one takes over (see the module's text)."""
         self._pool: ProcessPoolExecutor | None = None
         self._warming: Future[bool] | None = None
         self._one_at_a_time = asyncio.Lock()
@@ -84,6 +90,11 @@ class ReaderWorker:
         self._inline: PatternReader | None = None
         self._building: asyncio.Task[PatternReader] | None = None
         self._stay_here = False
+        self._next: tuple[ProcessPoolExecutor, Future[bool]] | None = None
+        """The fresh worker loading to take over, with its loading."""
+        self._read_by_worker = 0
+        self.recycled = 0
+        """Workers that took over from one that had read ``recycle_after`` messages."""
         self.restarts = 0
         """Workers replaced after dying, hanging or failing to start."""
         self.read_here = 0
@@ -112,6 +123,14 @@ class ReaderWorker:
             self._spawn()
 
     def _spawn(self) -> ProcessPoolExecutor:
+        self._drop_next()
+        pool, self._warming = self._load()
+        self._pool = pool
+        self._read_by_worker = 0
+        return pool
+
+    def _load(self) -> tuple[ProcessPoolExecutor, Future[bool]]:
+        """A new worker process, and its loading."""
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         pool = ProcessPoolExecutor(
             max_workers=1,
@@ -119,10 +138,32 @@ class ReaderWorker:
             initializer=_build,
             initargs=(self.languages, os.getpid()),
         )
-        self._pool = pool
-        self._warming = pool.submit(_ready)
-        self._warming.add_done_callback(partial(self._report_failed_start, pool))
-        return pool
+        warming = pool.submit(_ready)
+        warming.add_done_callback(partial(self._report_failed_start, pool))
+        return pool, warming
+
+    def _take_over(self) -> None:
+        """The fresh worker, once loaded, takes the place of the one that read
+        ``recycle_after`` messages (which is stopped: no message is in its hands)."""
+        if self._next is None or not self._next[1].done():
+            return
+        pool, warming = self._next
+        self._next = None
+        self._read_by_worker = 0  # on a failed start, try again after as many messages
+        if warming.cancelled() or warming.exception() is not None:
+            log.warning("a fresh text reader worker could not load; the current one reads on")
+            self._discard(pool)
+            return
+        if self._pool is not None:
+            self._discard(self._pool)
+        self._pool, self._warming = pool, warming
+        self.recycled += 1
+
+    def _drop_next(self) -> None:
+        if self._next is not None:
+            pool, _ = self._next
+            self._next = None
+            self._discard(pool)
 
     def _report_failed_start(self, pool: ProcessPoolExecutor, warming: Future[bool]) -> None:
         if pool is not self._pool or warming.cancelled():
@@ -145,6 +186,7 @@ class ReaderWorker:
 
     async def _in_worker(self, text: str) -> tuple[Finding, ...] | None:
         """The findings, or None when the worker failed (it is then replaced, or given up)."""
+        self._take_over()
         pool = self._pool or self._spawn()
         warming = self._warming
         try:
@@ -159,6 +201,9 @@ class ReaderWorker:
             log.warning("the text reader worker failed (%s)", type(exc).__name__)
         else:
             self._failures = 0
+            self._read_by_worker += 1
+            if self._read_by_worker >= self.recycle_after and self._next is None:
+                self._next = self._load()  # loads while this worker reads on
             return found
         self._discard(pool)
         self._failures += 1
@@ -170,6 +215,7 @@ class ReaderWorker:
                 self._failures,
             )
             self._stay_here = True
+            self._drop_next()
         else:
             self._spawn()  # loads while the message in hand is read here
         return None
@@ -202,6 +248,7 @@ class ReaderWorker:
 
     def close(self) -> None:
         """Stop the worker at once, even while it loads (a later read starts a new one)."""
+        self._drop_next()
         if self._pool is not None:
             self._discard(self._pool)
 

@@ -92,6 +92,35 @@ async def test_a_worker_killed_by_the_system_is_replaced_and_nothing_is_skipped(
         worker.close()
 
 
+async def test_after_its_share_of_messages_a_fresh_worker_takes_over_and_none_is_skipped() -> None:
+    """Words a worker reads stay in its memory, so after ``recycle_after`` messages a fresh
+    worker loads beside it; the old one reads on until the fresh one is ready, then stops."""
+    worker = ReaderWorker(["en"], recycle_after=2)
+    try:
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        first = worker.pid()
+        assert first is not None
+        assert not present(await worker.read("a calm day, a little stiff"))
+        read = 2
+        async with asyncio.timeout(120):
+            while worker.recycled == 0:  # the fresh worker is loading: the old one reads on
+                assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+                read += 1
+                await asyncio.sleep(0.2)
+        assert read > 2
+        second = worker.pid()
+        assert second not in (None, first)
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert (worker.restarts, worker.read_here) == (0, 0)  # a hand-over, not a failure
+        for _ in range(50):
+            if not alive(first):
+                break
+            await asyncio.sleep(0.1)
+        assert not alive(first)
+    finally:
+        worker.close()
+
+
 async def test_a_worker_that_hangs_is_replaced_and_the_message_is_read_at_once() -> None:
     worker = ReaderWorker(["en"], timeout=0.000_001)  # no read can finish in time
     try:
