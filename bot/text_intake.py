@@ -93,8 +93,12 @@ class TextIntake:
         self.recent = recent
         """Text this soon after a check-in finished is taken as being about it."""
 
-    async def receive(self, telegram_id: int, text: str) -> TextOutcome:
-        """Read one message and act on it: escalate, ask, keep it, or hand it back."""
+    async def receive(self, telegram_id: int, text: str, *, edited: bool = False) -> TextOutcome:
+        """Read one message and act on it: escalate, ask, keep it, or hand it back.
+
+        An ``edited`` message was answered and kept when it was first sent: it is read again
+        for warning signs only (a sign the edit added gets its advice, and the new wording is
+        kept beside the first); without any, nothing is done (``NOTHING``)."""
         text = clean_text(text)
         try:
             # Read in a worker process (bot/reading.py): other people never wait behind it.
@@ -102,7 +106,11 @@ class TextIntake:
         except Exception as exc:  # a fault in the reader itself: the text is kept all the same
             # The class only, never the text.
             log.error("typed text could not be read for warning signs (%s)", type(exc).__name__)
+            if edited:
+                return TextOutcome(TextKind.NOTHING, unread=True)
             return replace(await self._act(telegram_id, text, ()), unread=True)
+        if edited and not findings:
+            return TextOutcome(TextKind.NOTHING)
         return await self._act(telegram_id, text, findings)
 
     async def _act(self, telegram_id: int, text: str, findings: tuple[Finding, ...]) -> TextOutcome:

@@ -158,8 +158,14 @@ def build_application(
     app.add_handler(MessageHandler(private & filters.COMMAND, stop.unknown_command))
     app.add_handler(ChatMemberHandler(stop.added_to_group, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CallbackQueryHandler(on_button))
-    # New messages only: an edited message was read when it was first sent.
     new = filters.UpdateType.MESSAGE
+    # An edited message was answered when it was first sent: read again for warning signs only.
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.EDITED_MESSAGE & private & (filters.TEXT | filters.CAPTION),
+            checkin.edited_text,
+        )
+    )
     app.add_handler(
         MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, checkin.text_message)
     )

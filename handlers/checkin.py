@@ -191,6 +191,26 @@ async def text_message(update: Update, context: Context) -> None:
     await _after_text(context, chat_id, outcome, message)
 
 
+async def edited_text(update: Update, context: Context) -> None:
+    """A message the patient edited: read again for warning signs only. A sign the edit added
+    gets its advice at once; otherwise nothing is said (the first version was answered)."""
+    services = context.services
+    user_id, chat_id, language_code = who(update)
+    message = message_of(update)
+    outcome = await services.text.receive(
+        user_id, message.text or message.caption or "", edited=True
+    )
+    if outcome.kind is TextKind.NOTHING:
+        if outcome.unread:
+            person = await services.users.get(user_id)
+            lang = person.language if person else services.catalog.language_for(language_code)
+            await message.reply_text(services.catalog.text("text.read_failed", lang))
+        return
+    if outcome.kind in (TextKind.NO_CONSENT, TextKind.TYPED_INPUT, TextKind.TOO_LONG):
+        return  # not consented, only a guess beside an answer awaited, or too long to keep
+    await _after_text(context, chat_id, outcome, message)
+
+
 async def not_words(update: Update, context: Context) -> None:
     """A voice message, sticker or picture without words: say so, with the safety line."""
     services = context.services

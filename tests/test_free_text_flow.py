@@ -5,6 +5,7 @@ hedges handled, and one decisive escalation."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -20,6 +21,7 @@ from tests.test_checkin_flow import (
     checkins,
     escalations,
     onboard,
+    onboard_in,
     up_to_warnings,
 )
 
@@ -244,7 +246,7 @@ async def test_a_photo_caption_is_read_and_a_voice_message_gets_a_plain_reply(
     assert "emergency number" in bot.api.texts_sent(pat.chat_id)[-1]
 
 
-async def test_an_edited_message_is_not_read_twice(bot: Harness, pat: Person) -> None:
+async def test_an_edited_message_never_gives_the_same_advice_twice(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
     first = text_update(pat, "I can't pee at all since last night")
     await bot.process(first)
@@ -253,6 +255,41 @@ async def test_an_edited_message_is_not_read_twice(bot: Harness, pat: Person) ->
     await bot.process(edited)
     assert len(advice_messages(bot, pat)) == 1
     assert len(await escalations(bot)) == 1
+
+
+def _edit(update: dict[str, Any], text: str, nth: int = 1) -> dict[str, Any]:
+    """The update Telegram sends when the patient edits that message (the ``nth`` time) to read
+    ``text``."""
+    message = {**update["message"], "text": text, "edit_date": update["message"]["date"] + nth}
+    return {"update_id": update["update_id"] + 100_000 + nth, "edited_message": message}
+
+
+@pytest.mark.parametrize(
+    ("language", "calm", "sign", "emergency"),
+    [
+        ("en", "my back is sore today", "my back is sore today and I can't pee since this "
+         "morning", "<b>🚨 Please call 112 now"),
+        ("de", "der Rücken tut heute weh", "der Rücken tut heute weh und seit heute früh kann "
+         "ich nicht pinkeln", "<b>🚨 Bitte rufen Sie jetzt den Notruf 112 an"),
+    ],
+)  # fmt: skip
+async def test_a_warning_sign_added_by_editing_a_message_gets_its_advice(
+    bot: Harness, language: str, calm: str, sign: str, emergency: str
+) -> None:
+    """The patient edits a message they sent: a warning sign the edit added is advised on at
+    once; an edit that adds none gets no reply (the first version was answered)."""
+    pat = Person(5151, "Pat", language)
+    await onboard_in(bot, pat, "Berlin", language)
+    first = text_update(pat, calm)
+    await bot.process(first)
+    assert advice_messages(bot, pat) == []
+    before = len(bot.api.texts_sent(pat.chat_id))
+    await bot.process(_edit(first, calm + "!"))
+    assert len(bot.api.texts_sent(pat.chat_id)) == before  # nothing new: nothing said
+    await bot.process(_edit(first, sign, nth=2))
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith(emergency)
+    assert [e.findings for e in await escalations(bot)] == ["bladder_bowel"]
 
 
 async def test_outside_a_check_in_no_question_follows_advice_it_could_not_raise(
