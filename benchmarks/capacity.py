@@ -51,7 +51,8 @@ from typing import Any
 
 import aiohttp
 import aiosqlite
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
+from pydantic import SecretStr
 from sqlalchemy import text
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
@@ -177,7 +178,7 @@ async def seed_people(url: str, people: int) -> None:
 
 def settings_for(url: str, standin: StandIn, **more: Any) -> Settings:
     return Settings(
-        telegram_bot_token=TOKEN,
+        telegram_bot_token=SecretStr(TOKEN),
         telegram_base_url=standin.base_url,
         telegram_base_file_url=standin.base_file_url,
         database_url=url,
@@ -310,7 +311,7 @@ async def tap_costs(kind: str, folder: Path, people: int, profile: bool = False)
                         await process(data)
                         spent[k] += cpu() - started
         await app.bot_data["services"].db_engine.dispose()
-        result = {
+        result: dict[str, Any] = {
             f"{step} {option}": round(1000 * t / people, 2)
             for (step, option), t in zip(TAPS, spent, strict=True)
         }
@@ -821,7 +822,7 @@ async def startup(folder: Path, people: int, charts: int) -> dict[str, Any]:
     try:
         await seed_many(url, people)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
-        results = {}
+        results: dict[str, Any] = {}
         for label, command in (
             ("bot", [sys.executable, "-m", "bot", "run"]),
             ("bare PTB", [sys.executable, "-c", BARE_BOT]),

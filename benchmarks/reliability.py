@@ -43,6 +43,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 from telegram import Update
 
 from benchmarks.run import TOKEN, _database, _drop
@@ -552,7 +553,7 @@ class Run:
         self.checker = checker
         self.rng = random.Random(seed)
         settings = Settings(
-            telegram_bot_token=TOKEN,
+            telegram_bot_token=SecretStr(TOKEN),
             telegram_base_url=standin.base_url,
             telegram_base_file_url=standin.base_file_url,
             database_url=url,
@@ -719,7 +720,7 @@ class Run:
     async def checkpoint(self) -> list[str]:
         """Traffic paused: the outbox and housekeeping jobs run, then the database is checked."""
         self.clock.advance(minutes=5)
-        context = Context(self.app)  # type: ignore[arg-type]
+        context = Context(self.app)
         await outbox_job(context)
         await self.services.checkins.close_stale()
         await self.services.updates.prune()
@@ -908,7 +909,7 @@ class Run:
                 verdicts[verdict.value] += 1
             return verdict
 
-        guard.check = counted  # type: ignore[method-assign]
+        guard.check = counted
         updater = self.app.updater
         assert updater is not None
         await self.app.start()
@@ -945,7 +946,7 @@ class Run:
         await asyncio.gather(*walkers)
         await updater.stop()
         await self.app.stop()
-        guard.check = check  # type: ignore[method-assign]
+        guard.check = check
         self.errors.by_update.clear()
         events = (await self.standin.events([flooder.chat])).get(flooder.chat, [])
         gc.collect()

@@ -22,7 +22,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
+from pydantic import SecretStr
 from sqlalchemy import insert
 
 from bot.config import Settings
@@ -91,7 +92,7 @@ async def answers_per_second(url: str, people: int = 40) -> dict[str, float]:
     taps) through the real Application, each Bot API call over HTTP to the stand-in."""
     api = BotApiStandIn(TOKEN)
     await api.start()
-    settings = Settings(telegram_bot_token=TOKEN, telegram_base_url=api.base_url,
+    settings = Settings(telegram_bot_token=SecretStr(TOKEN), telegram_base_url=api.base_url,
                         database_url=url, telegram_max_messages_per_second=0,
                         flood_max_updates=0)  # fmt: skip
     app = build_application(settings, clock=ManualClock(datetime.now(UTC)))
@@ -119,7 +120,7 @@ async def reminders_per_second(url: str, people: int = 2000) -> dict[str, float]
     await _seed(url, people, datetime.now(UTC) - timedelta(minutes=1))
     api = BotApiStandIn(TOKEN)
     await api.start()
-    settings = Settings(telegram_bot_token=TOKEN, telegram_base_url=api.base_url,
+    settings = Settings(telegram_bot_token=SecretStr(TOKEN), telegram_base_url=api.base_url,
                         database_url=url, telegram_max_messages_per_second=0)  # fmt: skip
     app = build_application(settings)
     sweeper = app.bot_data["services"].sweeper

@@ -246,7 +246,9 @@ async def test_a_photo_caption_is_read_and_a_voice_message_gets_a_plain_reply(
     assert "emergency number" in bot.api.texts_sent(pat.chat_id)[-1]
 
 
-async def test_an_edited_message_never_gives_the_same_advice_twice(bot: Harness, pat: Person) -> None:
+async def test_an_edited_message_never_gives_the_same_advice_twice(
+    bot: Harness, pat: Person
+) -> None:
     await onboard(bot, pat)
     first = text_update(pat, "I can't pee at all since last night")
     await bot.process(first)
