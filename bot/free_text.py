@@ -417,7 +417,7 @@ class TextReader:
         # checked against every predicate added before), so one matcher with every rule took
         # 17 s to build. The spans found are the same, merged after the last matcher.
         self._target_matchers: list[str] = []
-        for n, start in enumerate(range(0, len(rules), _RULES_PER_MATCHER)):
+        for n, start in enumerate(range(0, max(len(rules), 1), _RULES_PER_MATCHER)):
             name = _TARGET_MATCHER if n == 0 else f"{_TARGET_MATCHER}_{n + 1}"
             matcher: Any = nlp.add_pipe(
                 "medspacy_target_matcher",
@@ -425,7 +425,8 @@ class TextReader:
                 config={"result_type": "group", "span_group_name": _SPANS, "prune": False},
             )
             _skip_validation(matcher)
-            matcher.add(rules[start : start + _RULES_PER_MATCHER])
+            if rules:
+                matcher.add(rules[start : start + _RULES_PER_MATCHER])
             self._target_matchers.append(name)
         cue_matcher: Any = nlp.add_pipe(
             "medspacy_target_matcher",

@@ -9,16 +9,19 @@ dies, hangs or cannot start, the message in hand is read in the bot's own proces
 new worker is started for the next ones; after ``max_failures`` failures in a row the bot reads
 in its own process from then on (it then holds spaCy's memory itself). Every word a worker reads
 stays in spaCy's vocabulary for the worker's life (a few kB for each word it had not seen), so
-after ``recycle_after`` messages a fresh worker loads beside it and takes over once it is ready:
-the bot's memory for reading stays bounded however long it runs.
+after ``recycle_after`` messages a fresh worker loads beside it and takes over as soon as it is
+ready (between two reads): the memory for reading stays bounded however long the bot runs. (Not
+once the bot reads in its own process for good: that reader is never rebuilt.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -90,8 +93,11 @@ class ReaderWorker:
         self._inline: PatternReader | None = None
         self._building: asyncio.Task[PatternReader] | None = None
         self._stay_here = False
-        self._next: tuple[ProcessPoolExecutor, Future[bool]] | None = None
-        """The fresh worker loading to take over, with its loading."""
+        self._next: tuple[ProcessPoolExecutor, Future[bool], float] | None = None
+        """The fresh worker loading to take over, with its loading and when it started."""
+        self._handing_over: asyncio.Task[None] | None = None
+        self._generation = 0
+        """Moves on at each ``close``: a read that spanned it starts no worker."""
         self._read_by_worker = 0
         self.recycled = 0
         """Workers that took over from one that had read ``recycle_after`` messages."""
@@ -142,16 +148,48 @@ class ReaderWorker:
         warming.add_done_callback(partial(self._report_failed_start, pool))
         return pool, warming
 
+    def _prepare_next(self) -> None:
+        """Start the fresh worker; once loaded, it takes over at once (between two reads)."""
+        pool, warming = self._load()
+        self._next = (pool, warming, time.monotonic())
+        loop = asyncio.get_running_loop()
+
+        def loaded(_: Future[bool]) -> None:  # in the executor's thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the bot is stopping
+                loop.call_soon_threadsafe(self._hand_over_soon, pool)
+
+        warming.add_done_callback(loaded)
+
+    def _hand_over_soon(self, pool: ProcessPoolExecutor) -> None:
+        if self._next is not None and self._next[0] is pool:
+            self._handing_over = asyncio.ensure_future(self._hand_over())
+
+    async def _hand_over(self) -> None:
+        async with self._one_at_a_time:  # never while a message is in the old worker's hands
+            self._take_over()
+
     def _take_over(self) -> None:
         """The fresh worker, once loaded, takes the place of the one that read
-        ``recycle_after`` messages (which is stopped: no message is in its hands)."""
-        if self._next is None or not self._next[1].done():
+        ``recycle_after`` messages (which is stopped: no message is in its hands). One that
+        failed to load, or takes longer than ``start_timeout``, is given up; another is tried
+        after as many messages again."""
+        if self._next is None:
             return
-        pool, warming = self._next
+        pool, warming, started = self._next
+        if not warming.done():
+            if time.monotonic() - started > self.start_timeout:
+                log.warning("a fresh text reader worker did not load in time; the old one reads on")
+                self._drop_next()
+                self._read_by_worker = 0
+            return
         self._next = None
-        self._read_by_worker = 0  # on a failed start, try again after as many messages
+        self._read_by_worker = 0
         if warming.cancelled() or warming.exception() is not None:
-            log.warning("a fresh text reader worker could not load; the current one reads on")
+            exc = None if warming.cancelled() else warming.exception()
+            log.warning(
+                "a fresh text reader worker could not load (%s); the old one reads on",
+                type(exc).__name__ if exc is not None else "cancelled",
+            )
             self._discard(pool)
             return
         if self._pool is not None:
@@ -159,9 +197,19 @@ class ReaderWorker:
         self._pool, self._warming = pool, warming
         self.recycled += 1
 
+    def _promote_next(self) -> bool:
+        """After the worker failed: the fresh one, if one is loading already, takes its place."""
+        if self._next is None:
+            return False
+        pool, warming, _ = self._next
+        self._next = None
+        self._pool, self._warming = pool, warming
+        self._read_by_worker = 0
+        return True
+
     def _drop_next(self) -> None:
         if self._next is not None:
-            pool, _ = self._next
+            pool = self._next[0]
             self._next = None
             self._discard(pool)
 
@@ -189,6 +237,7 @@ class ReaderWorker:
         self._take_over()
         pool = self._pool or self._spawn()
         warming = self._warming
+        generation = self._generation
         try:
             if warming is not None:
                 # Loading is waited for on its own; only the reading below is timed.
@@ -202,10 +251,13 @@ class ReaderWorker:
         else:
             self._failures = 0
             self._read_by_worker += 1
-            if self._read_by_worker >= self.recycle_after and self._next is None:
-                self._next = self._load()  # loads while this worker reads on
+            due = self._read_by_worker >= self.recycle_after
+            if due and self._next is None and generation == self._generation:
+                self._prepare_next()  # loads while this worker reads on
             return found
         self._discard(pool)
+        if generation != self._generation:
+            return None  # closed meanwhile: read here, start nothing
         self._failures += 1
         self.restarts += 1
         if self._failures >= self.max_failures:
@@ -216,7 +268,7 @@ class ReaderWorker:
             )
             self._stay_here = True
             self._drop_next()
-        else:
+        elif not self._promote_next():
             self._spawn()  # loads while the message in hand is read here
         return None
 
@@ -248,6 +300,7 @@ class ReaderWorker:
 
     def close(self) -> None:
         """Stop the worker at once, even while it loads (a later read starts a new one)."""
+        self._generation += 1
         self._drop_next()
         if self._pool is not None:
             self._discard(self._pool)

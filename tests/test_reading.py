@@ -94,31 +94,58 @@ async def test_a_worker_killed_by_the_system_is_replaced_and_nothing_is_skipped(
 
 async def test_after_its_share_of_messages_a_fresh_worker_takes_over_and_none_is_skipped() -> None:
     """Words a worker reads stay in its memory, so after ``recycle_after`` messages a fresh
-    worker loads beside it; the old one reads on until the fresh one is ready, then stops."""
+    worker loads beside it; the old one reads on meanwhile, and once the fresh one is ready it
+    takes over and the old one stops, even if nobody types again."""
     worker = ReaderWorker(["en"], recycle_after=2)
     try:
         assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
         first = worker.pid()
         assert first is not None
         assert not present(await worker.read("a calm day, a little stiff"))
-        read = 2
-        async with asyncio.timeout(120):
-            while worker.recycled == 0:  # the fresh worker is loading: the old one reads on
-                assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
-                read += 1
-                await asyncio.sleep(0.2)
-        assert read > 2
+        # The fresh worker takes seconds to load: the old one reads this one.
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert worker.recycled == 0 and worker.pid() == first
+        for _ in range(600):  # nobody types: it takes over all the same
+            if worker.recycled:
+                break
+            await asyncio.sleep(0.2)
+        assert worker.recycled == 1
         second = worker.pid()
         assert second not in (None, first)
-        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
-        assert (worker.restarts, worker.read_here) == (0, 0)  # a hand-over, not a failure
         for _ in range(50):
             if not alive(first):
                 break
             await asyncio.sleep(0.1)
         assert not alive(first)
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert (worker.restarts, worker.read_here) == (0, 0)  # a hand-over, not a failure
     finally:
         worker.close()
+
+
+async def test_closing_while_a_fresh_worker_loads_leaves_no_process_behind() -> None:
+    before = set(children_of(os.getpid()))
+    worker = ReaderWorker(["en"], recycle_after=1)
+    try:
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        for _ in range(1200):  # until the fresh worker is loading spaCy
+            new = set(children_of(os.getpid())) - before
+            if sum(has_loaded(pid, "spacy") for pid in new) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("no fresh worker started loading")
+        assert worker.recycled == 0  # still loading: the old one is in charge
+    finally:
+        worker.close()
+    # Both workers are gone (multiprocessing's own helper process may stay: it has no spaCy).
+    for _ in range(100):
+        new = set(children_of(os.getpid())) - before
+        left = [pid for pid in new if alive(pid) and has_loaded(pid, "spacy")]
+        if not left:
+            break
+        await asyncio.sleep(0.1)
+    assert not left
 
 
 async def test_a_worker_that_hangs_is_replaced_and_the_message_is_read_at_once() -> None:
