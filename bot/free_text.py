@@ -756,8 +756,13 @@ def _not_about_me(
         between = doc[target.end : modifier.start]
     else:
         between = doc[0:0]
-    if target.start > 0 and doc[target.start - 1].lower_ in speaker.first_person:
-        return False  # "my legs have no strength in them"
+    before = target.start - 1
+    if (
+        before >= 0
+        and doc[before].lower_ in speaker.first_person | speaker.i
+        and not modifier.start <= before < modifier.end  # "ein Kollege von mir kann nicht ..."
+    ):
+        return False  # "my legs have no strength in them", "my husband says I talk funny"
     if target.end <= modifier.start and any(
         t.lower_ in speaker.i_implied for t in doc[target.sent.start : target.start]
     ):
