@@ -202,8 +202,7 @@ async def edited_text(update: Update, context: Context) -> None:
     )
     if outcome.kind is TextKind.NOTHING:
         if outcome.unread:
-            person = await services.users.get(user_id)
-            lang = person.language if person else services.catalog.language_for(language_code)
+            lang = await _language_of(context, user_id, language_code)
             await message.reply_text(services.catalog.text("text.read_failed", lang))
         return
     if outcome.kind in (TextKind.NO_CONSENT, TextKind.TYPED_INPUT, TextKind.TOO_LONG):
@@ -213,11 +212,15 @@ async def edited_text(update: Update, context: Context) -> None:
 
 async def not_words(update: Update, context: Context) -> None:
     """A voice message, sticker or picture without words: say so, with the safety line."""
-    services = context.services
     user_id, _, language_code = who(update)
-    person = await services.users.get(user_id)
-    lang = person.language if person else services.catalog.language_for(language_code)
-    await message_of(update).reply_text(services.catalog.text("text.only_words", lang))
+    lang = await _language_of(context, user_id, language_code)
+    await message_of(update).reply_text(context.services.catalog.text("text.only_words", lang))
+
+
+async def _language_of(context: Context, user_id: int, language_code: str | None) -> str:
+    """The language the person chose, or else the one their Telegram app uses."""
+    person = await context.services.users.get(user_id)
+    return person.language if person else context.services.catalog.language_for(language_code)
 
 
 async def _after_text(
