@@ -54,6 +54,16 @@ def net(*findings: Finding) -> SafetyNet:
     return SafetyNet(Reads(*findings), safety_net.load())
 
 
+def test_a_long_message_is_scored_in_stretches_as_long_as_the_labelled_ones() -> None:
+    """The model's scores grow with length: an everyday sentence pasted over and over, scored
+    whole, would read as a fall; scored in stretches of at most WINDOW_WORDS words, it does
+    not."""
+    model = safety_net.load()
+    everyday = "my back is sore and stiff today "
+    assert model((everyday * 20).strip()).cats["fall"] >= safety_net.THRESHOLD
+    assert net().read((everyday * 200)[:4096]) == ()
+
+
 def test_a_sign_only_the_classifier_sees_is_asked_about_never_escalated() -> None:
     findings = net().read("can't feel the toilet paper when I wipe since monday")
     assert findings == (Finding(Code.SADDLE, Certainty.UNCERTAIN, reason=safety_net.REASON),)
