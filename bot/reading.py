@@ -130,10 +130,14 @@ class ReaderWorker:
 
     def _spawn(self) -> ProcessPoolExecutor:
         self._drop_next()
-        pool, self._warming = self._load()
-        self._pool = pool
-        self._read_by_worker = 0
+        pool, warming = self._load()
+        self._use(pool, warming)
         return pool
+
+    def _use(self, pool: ProcessPoolExecutor, warming: Future[bool]) -> None:
+        """Read with this worker from now on (its share of messages starts afresh)."""
+        self._pool, self._warming = pool, warming
+        self._read_by_worker = 0
 
     def _load(self) -> tuple[ProcessPoolExecutor, Future[bool]]:
         """A new worker process, and its loading."""
@@ -183,7 +187,6 @@ class ReaderWorker:
                 self._read_by_worker = 0
             return
         self._next = None
-        self._read_by_worker = 0
         if warming.cancelled() or warming.exception() is not None:
             exc = None if warming.cancelled() else warming.exception()
             log.warning(
@@ -191,10 +194,11 @@ class ReaderWorker:
                 type(exc).__name__ if exc is not None else "cancelled",
             )
             self._discard(pool)
+            self._read_by_worker = 0  # another try after as many messages
             return
         if self._pool is not None:
             self._discard(self._pool)
-        self._pool, self._warming = pool, warming
+        self._use(pool, warming)
         self.recycled += 1
 
     def _promote_next(self) -> bool:
@@ -203,8 +207,7 @@ class ReaderWorker:
             return False
         pool, warming, _ = self._next
         self._next = None
-        self._pool, self._warming = pool, warming
-        self._read_by_worker = 0
+        self._use(pool, warming)
         return True
 
     def _drop_next(self) -> None:
