@@ -10,8 +10,9 @@ new worker is started for the next ones; after ``max_failures`` failures in a ro
 in its own process from then on (it then holds spaCy's memory itself). Every word a worker reads
 stays in spaCy's vocabulary for the worker's life (a few kB for each word it had not seen), so
 after ``recycle_after`` messages a fresh worker loads beside it and takes over as soon as it is
-ready (between two reads): the memory for reading stays bounded however long the bot runs. (Not
-once the bot reads in its own process for good: that reader is never rebuilt.)
+ready (between two reads): the memory for reading stays bounded however long the bot runs. Once
+the bot reads in its own process, that reader too is rebuilt after as many messages, in a thread,
+and replaces the old one as soon as it is built.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class ReaderWorker:
         self._failures = 0
         self._inline: PatternReader | None = None
         self._building: asyncio.Task[PatternReader] | None = None
+        self._rebuilding: asyncio.Task[PatternReader] | None = None
+        """A fresh reader in the bot's own process, built after ``recycle_after`` messages."""
+        self._read_inline = 0
         self._stay_here = False
         self._next: tuple[ProcessPoolExecutor, Future[bool], float] | None = None
         """The fresh worker loading to take over, with its loading and when it started."""
@@ -100,7 +104,8 @@ class ReaderWorker:
         """Moves on at each ``close``: a read that spanned it starts no worker."""
         self._read_by_worker = 0
         self.recycled = 0
-        """Workers that took over from one that had read ``recycle_after`` messages."""
+        """Workers (or readers in the bot's own process) that took over from one that had read
+        ``recycle_after`` messages."""
         self.restarts = 0
         """Workers replaced after dying, hanging or failing to start."""
         self.read_here = 0
@@ -283,8 +288,32 @@ class ReaderWorker:
                     asyncio.to_thread(build_reader, self.languages)
                 )
             self._inline = await asyncio.shield(self._building)
+        self._swap_rebuilt()
+        reader = self._inline
         self.read_here += 1
-        return await asyncio.to_thread(self._inline.read, text)
+        self._read_inline += 1
+        if self._read_inline >= self.recycle_after and self._rebuilding is None:
+            self._rebuilding = asyncio.create_task(asyncio.to_thread(build_reader, self.languages))
+        return await asyncio.to_thread(reader.read, text)
+
+    def _swap_rebuilt(self) -> None:
+        """The reader rebuilt in the bot's own process, once built, replaces the one that read
+        ``recycle_after`` messages (a read still under way finishes with the old one)."""
+        task = self._rebuilding
+        if task is None or not task.done():
+            return
+        self._rebuilding = None
+        self._read_inline = 0  # a failed rebuild is tried again after as many messages
+        if task.cancelled() or task.exception() is not None:
+            exc = None if task.cancelled() else task.exception()
+            log.warning(
+                "the text reader could not be rebuilt (%s); the old one reads on",
+                type(exc).__name__ if exc is not None else "cancelled",
+            )
+            return
+        self._inline = task.result()
+        self.recycled += 1
+        give_back()
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         if pool is self._pool:

@@ -196,6 +196,28 @@ async def test_when_the_worker_keeps_failing_the_bot_reads_in_its_own_process(
         worker.close()
 
 
+async def test_once_read_in_the_bots_own_process_the_reader_is_rebuilt_after_its_share() -> None:
+    """Words read stay in the reader's memory there too, so after ``recycle_after`` messages a
+    fresh reader is built in a thread and takes over; every message is read meanwhile."""
+    worker = _BrokenWorker(["en"], max_failures=1, recycle_after=2)
+    try:
+        for _ in range(2):
+            assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert worker.state == "in process" and worker.recycled == 0
+        read = 2
+        async with asyncio.timeout(120):  # building takes seconds; reading goes on meanwhile
+            while worker.recycled == 0:
+                assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+                assert not present(await worker.read("my back is stiff today"))
+                read += 2
+                await asyncio.sleep(0.2)
+        assert worker.read_here == read  # none skipped, none read twice
+        assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
+        assert worker.restarts == 1 and worker.recycled >= 1
+    finally:
+        worker.close()
+
+
 async def test_messages_typed_at_once_are_read_one_at_a_time_in_order() -> None:
     worker = ReaderWorker(["en"])
     try:
