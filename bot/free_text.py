@@ -228,6 +228,13 @@ class Terms:
     spellings: dict[str, str] = field(default_factory=dict)
     """Words as people also type them (dialect: "nimma", "koa") -> the words the patterns are
     written with ("nicht mehr", "kein"), both as ``normalise`` spells text."""
+    for_someone: tuple[str, ...] = ()
+    """Patterns by which a message says someone types it for the patient ("daughter typing for
+    Jean: she says she can't ..."): in such a message "she", "mum" or "Jean" is the patient, so
+    no sign in it is set aside as someone else's."""
+    as_patient: dict[str, str] = field(default_factory=dict)
+    """In a message typed for the patient, words for the patient ("she", "her", "she is") -> the
+    patient's own ("I", "my", "I am"): such a message is also read with them replaced."""
 
 
 def spell(spec: str, language: str) -> str:
@@ -280,8 +287,22 @@ def load_terms(language: str = "en") -> Terms:
     if unknown:
         raise ValueError(f"content/{language}/red_flag_terms.yaml: unknown cue labels {unknown}")
     spellings = _spellings(raw.get("spellings") or {}, language)
+    typed_for = raw.get("for_someone") or {}
+    for_someone = tuple(str(s) for s in typed_for.get("said_by") or ())
+    as_patient = {
+        normalise(str(k), language): normalise(str(v), language)
+        for k, v in (typed_for.get("as_patient") or {}).items()
+    }
     return Terms(
-        language, str(raw["source"]), targets, tuple(raw["modifiers"]), words, cues, spellings
+        language,
+        str(raw["source"]),
+        targets,
+        tuple(raw["modifiers"]),
+        words,
+        cues,
+        spellings,
+        for_someone,
+        as_patient,
     )
 
 
@@ -332,6 +353,9 @@ def _spelt(raw: dict[str, Any], language: str) -> dict[str, Any]:
         {**rule, "pattern": spell(rule.get("pattern", rule["literal"].replace(" ", "_")), language)}
         for rule in raw["modifiers"]
     ]
+    typed_for = dict(raw.get("for_someone") or {})
+    typed_for["said_by"] = [spell(str(s), language) for s in typed_for.get("said_by") or ()]
+    raw["for_someone"] = typed_for
     return raw
 
 
@@ -344,6 +368,8 @@ _EXCLUDING = {
 
 
 _SPANS = "red_flags"
+"""The span group the target matcher writes to and ConText reads: a group rather than
+``doc.ents`` so that two signs may overlap ("legs went from under me" is a fall and can't-walk)."""
 _CUES = "red_flag_cues"
 _TARGET_MATCHER = "medspacy_target_matcher"
 _RULES_PER_MATCHER = 1000
@@ -353,8 +379,9 @@ _CUE_PREFIX = "cue:"
 """Cue matches are labelled ``cue:<sign>`` and found by a second target matcher (span group
 ``_CUES``), read by ConText in a second pass only when a cue names a sign not already found, so a
 cue never changes how a full pattern is read (ConText drops a modifier that overlaps a target)."""
-"""The span group the target matcher writes to and ConText reads: a group rather than
-``doc.ents`` so that two signs may overlap ("legs went from under me" is a fall and can't-walk)."""
+_FOR_SOMEONE = "red_flag_for_someone"
+"""Set in a message's ``Doc.user_data`` when it says it is typed for the patient by someone else
+(``Terms.for_someone``): then no sign in it is someone else's."""
 
 FIRST_PERSON = frozenset({"my", "me", "myself"})
 """Words that bring a sentence back to the patient: "my wife says my face is drooping". "I" counts
@@ -475,6 +502,7 @@ class TextReader:
         )
         self.nlp = nlp
         self._respell = _respeller(terms.spellings)
+        self._as_patient = _respeller(terms.as_patient)
         if not Token.has_extension(PAST_MARK):
             Token.set_extension(PAST_MARK, default=False)
         self._modifier_matcher = Matcher(nlp.vocab, validate=False)
@@ -482,6 +510,9 @@ class TextReader:
             spec = rule.get("pattern", rule["literal"].replace(" ", "_"))
             key = PAST_MARK if rule.get("stops_gaps") else str(rule["category"])
             self._modifier_matcher.add(key, compile_patterns(spec, terms.words, stops))
+        self._for_someone = Matcher(nlp.vocab, validate=False)
+        for spec in terms.for_someone:
+            self._for_someone.add(_FOR_SOMEONE, compile_patterns(spec, terms.words, stops))
 
     def read(self, text: str) -> tuple[Finding, ...]:
         """Every warning sign mentioned, each with how certain it is that the patient has it
@@ -490,8 +521,25 @@ class TextReader:
         normalised = self._respell(normalise(text, self.terms.language)).rstrip()
         if normalised and normalised[-1] not in ".!?;:":
             normalised += " ."  # a pattern may end at the end of the message ("... and went down")
+        labels, for_someone = self._labels_in(normalised)
+        if for_someone and self.terms.as_patient:
+            # Typed for the patient: read again with "she", "her" as "I", "my" ("she fell").
+            again, _ = self._labels_in(self._as_patient(normalised))
+            for label, value in again.items():
+                labels[label] = _best([value, *([labels[label]] if label in labels else [])])
+        return tuple(
+            Finding(Code(label), certainty, "text", reason)
+            for label, (certainty, reason) in sorted(labels.items())
+            if label not in HELPER_LABELS
+        )
+
+    def _labels_in(self, normalised: str) -> tuple[dict[str, tuple[Certainty, str]], bool]:
+        """Each sign read in a normalised message, with how certain; and whether the message
+        says it is typed for the patient by someone else."""
         doc = self.nlp.make_doc(normalised)
         self._mark_past(doc)
+        for_someone = bool(self._for_someone(doc))
+        doc.user_data[_FOR_SOMEONE] = for_someone
         look_alikes: list[Any] = []
         context: Any = None
         for name, component in self.nlp.pipeline:
@@ -512,11 +560,7 @@ class TextReader:
         cues = self._cues(doc, look_alikes, found, context)
         for code, value in cues.items():
             labels[code] = value
-        return tuple(
-            Finding(Code(label), certainty, "text", reason)
-            for label, (certainty, reason) in sorted(labels.items())
-            if label not in HELPER_LABELS
-        )
+        return labels, for_someone
 
     def _mark_past(self, doc: Any) -> None:
         """Sets ``PAST_MARK`` on the words of every match of a modifier rule marked ``stops_gaps``
@@ -624,14 +668,27 @@ class Speaker:
     groups: frozenset[str]
     verb_first: bool = False
     """Whether the verb may also come just before "I" ("seit mittag kann ich nicht laufen")."""
+    says: frozenset[str] = frozenset()
+    """Verbs by which the person named after a sign reports it as theirs ("..., says my sister")."""
+    i_ambiguous: frozenset[str] = frozenset()
+    """Words of ``i`` that are also another word ("isch": "ich" in Hessian, "ist" in Swabian and
+    Swiss): "I" only with a verb of the patient's own ("d'nochbere isch gstürzt" is not)."""
     i_implied: frozenset[str] = frozenset()
     """Verbs that are the patient's own without "I", opening a sentence that drops it: "bin vom
-    Stuhl nicht hochgekommen, Frau musste helfen" (only for a person named after the sign)."""
+    Stuhl nicht hochgekommen, Frau musste helfen", "hab grad verwaschen gesprochen, meine Frau hat
+    nix verstanden" (only for a person named after the sign)."""
 
 
 _DE_MY = frozenset({"mein", "meine", "meinen", "meinem", "meiner", "meines"})
 SPEAKERS = {
-    "en": Speaker(FIRST_PERSON, frozenset({"i"}), I_VERBS, frozenset({"my"}), GROUPS),
+    "en": Speaker(
+        FIRST_PERSON,
+        frozenset({"i"}),
+        I_VERBS,
+        frozenset({"my"}),
+        GROUPS,
+        says=frozenset({"says", "said", "reckons", "complains", "tells", "told"}),
+    ),
     "de": Speaker(
         first_person=_DE_MY | {"meins", "mir", "mich", "mei", "meim", "meina"},
         i=frozenset({"ich", "i", "ick", "isch", "ech", "ik"}),
@@ -739,7 +796,9 @@ SPEAKERS = {
             ]
         ),
         verb_first=True,
-        i_implied=frozenset({"bin", "bins"}),
+        says=frozenset({"sagt", "meint", "erzaehlt", "schreibt", "berichtet", "klagt"}),
+        i_ambiguous=frozenset({"isch"}),
+        i_implied=frozenset({"bin", "bins", "hab", "habe"}),
     ),
 }
 
@@ -748,8 +807,11 @@ def _not_about_me(
     target: Any, modifier: Any, _between: Any, speaker: Speaker = SPEAKERS["en"]
 ) -> bool:
     """Someone else's sign, unless the patient speaks of themself in the sign or between it and
-    the person named: "my husband says my face is drooping", "me and my wife tried ..."."""
+    the person named: "my husband says my face is drooping", "me and my wife tried ...", or the
+    message is typed for the patient by someone else (``Terms.for_someone``)."""
     doc = target.doc
+    if doc.user_data.get(_FOR_SOMEONE):
+        return False  # "Daughter typing for Jean: she says she can't tell when she needs a wee"
     if target.start >= modifier.end:
         between = doc[modifier.end : target.start]
     elif target.end <= modifier.start:
@@ -761,8 +823,14 @@ def _not_about_me(
         before >= 0
         and doc[before].lower_ in speaker.first_person | speaker.i
         and not modifier.start <= before < modifier.end  # "ein Kollege von mir kann nicht ..."
+        and not (doc[before].lower_ in speaker.i_ambiguous and not _i_verb(doc[before], speaker))
     ):
         return False  # "my legs have no strength in them", "my husband says I talk funny"
+    reported = modifier.start - 2 >= target.end and doc[modifier.start - 2].lower_ in speaker.says
+    if reported and doc[modifier.start - 1].lower_ in speaker.my:
+        # "..., sagt meine Freundin": her sign, her words ("..., mein Mann versteht mich kaum"
+        # is still the patient's)
+        between = doc[target.end : modifier.start - 1]
     if target.end <= modifier.start and any(
         t.lower_ in speaker.i_implied for t in doc[target.sent.start : target.start]
     ):

@@ -59,6 +59,7 @@ TRAINED_ON = (
     "free_text_en_holdout4.yaml",
     "free_text_en_holdout5.yaml",
     "free_text_en_holdout6.yaml",
+    "free_text_en_holdout7.yaml",
     "free_text_de.yaml",
     "free_text_de_heldout.yaml",
     "free_text_de_heldout2.yaml",
@@ -66,6 +67,7 @@ TRAINED_ON = (
     "free_text_de_heldout4.yaml",
     "free_text_de_heldout5.yaml",
     "free_text_de_heldout6.yaml",
+    "free_text_de_heldout7.yaml",
 )
 """The labelled sets in tests/corpus the model learns from: every set the patterns were tuned on
 or measured on once. The newest blind sets are never here."""

@@ -306,3 +306,31 @@ async def test_outside_a_check_in_no_question_follows_advice_it_could_not_raise(
     sent = bot.api.texts_sent(pat.chat_id)
     assert not any("Is this new since your last check-in?" in text for text in sent)
     assert [e.findings for e in await escalations(bot)] == ["bladder_bowel"]
+
+
+@pytest.mark.parametrize(
+    ("language", "typed_for", "someone_else", "emergency"),
+    [
+        ("en", "Daughter typing for Mum: she fell down the stairs this morning and can't get up",
+         "My daughter fell down the stairs this morning and can't get up",
+         "<b>🚨 Please call 112 now"),
+        ("de", "Ich schreibe für meine Mutter: sie ist heute früh die Treppe runtergefallen und "
+         "kommt nicht mehr hoch", "Meine Tochter ist heute früh die Treppe runtergefallen und "
+         "kommt nicht mehr hoch", "<b>🚨 Bitte rufen Sie jetzt den Notruf 112 an"),
+    ],
+)  # fmt: skip
+async def test_a_message_typed_for_the_patient_by_someone_else_is_the_patients(
+    bot: Harness, language: str, typed_for: str, someone_else: str, emergency: str
+) -> None:
+    """A carer may type for a patient whose hands or energy fail them: in a message that says so,
+    "she" is the patient, and her warning sign gets the advice. The same sign of someone else,
+    without such words, raises no alarm."""
+    pat = Person(5252, "Pat", language)
+    await onboard_in(bot, pat, "Berlin", language)
+    await bot.send(pat, someone_else)
+    assert advice_messages(bot, pat) == []
+    await bot.send(pat, typed_for)
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith(emergency)
+    [escalation] = await escalations(bot)
+    assert "cant_walk" in escalation.findings.split()

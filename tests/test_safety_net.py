@@ -46,7 +46,7 @@ def test_the_newest_blind_sets_are_never_trained_on() -> None:
     for pattern in ("free_text_en_holdout*.yaml", "free_text_de_heldout*.yaml"):
         numbered = {int(p.stem.rsplit("out", 1)[1] or 1): p.name for p in CORPUS.glob(pattern)}
         blind.add(numbered[max(numbered)])
-    assert blind == {"free_text_en_holdout7.yaml", "free_text_de_heldout7.yaml"}
+    assert blind == {"free_text_en_holdout8.yaml", "free_text_de_heldout8.yaml"}
     assert not blind & set(safety_net.TRAINED_ON)
 
 
@@ -59,9 +59,9 @@ def test_a_long_message_is_scored_in_stretches_as_long_as_the_labelled_ones() ->
     whole, would read as a fall; scored in stretches of at most WINDOW_WORDS words, it does
     not."""
     model = safety_net.load()
-    everyday = "my back is sore and stiff today "
-    assert model((everyday * 20).strip()).cats["fall"] >= safety_net.THRESHOLD
-    assert net().read((everyday * 200)[:4096]) == ()
+    longest = ("my back is sore and stiff today " * 200)[:4096]  # as long as Telegram allows
+    assert max(model(longest).cats.values()) >= safety_net.THRESHOLD  # scored whole
+    assert net().read(longest) == ()
 
 
 def test_a_sign_only_the_classifier_sees_is_asked_about_never_escalated() -> None:
