@@ -1,7 +1,7 @@
 """A second safety net under the free-text reader: a small text classifier that asks.
 
 The reader's patterns (bot/free_text.py) escalate a warning sign only when its words match; on
-wording nobody tuned them on they miss about one red message in five (English) and one in three
+wording nobody tuned them on they miss about one red message in ten (English) and one in seven
 (German) (docs/triage-eval.md). This classifier was trained on the labelled messages the
 patterns were tuned and measured on, both languages at once (spaCy's own
 ``textcat_multilabel``: bags of words and word n-grams, no new dependency). Where the patterns
