@@ -381,7 +381,30 @@ _CUE_PREFIX = "cue:"
 cue never changes how a full pattern is read (ConText drops a modifier that overlaps a target)."""
 _FOR_SOMEONE = "red_flag_for_someone"
 """Set in a message's ``Doc.user_data`` when it says it is typed for the patient by someone else
-(``Terms.for_someone``): then no sign in it is someone else's."""
+(``Terms.for_someone``): a :class:`TypedFor`."""
+
+
+@dataclass(frozen=True)
+class TypedFor:
+    """How a message typed for the patient is read: a sign of the person named where it says so
+    is the patient's; so is one of "she" or "he" where nobody else is named; in the second
+    reading ("she" read as "I"), every sign is."""
+
+    spans: tuple[tuple[int, int], ...] = ()
+    named: frozenset[str] = frozenset()
+    """The words of those spans, also without a possessive "s" ("papas" -> "papa"): named again
+    later in the message, it is the same person."""
+    she_is_patient: bool = False
+    bare_is_patient: bool = False
+    """The spans name only the one typing ("Hier schreibt der Sohn: Papa spricht ..."): a person
+    named with no word before ("Papa", not "mein Mann", "the cat") is the patient."""
+    everyone: bool = False
+
+
+def _bare(doc: Any, start: int) -> bool:
+    """A person named with no word before: at the start, or after a comma, colon or full stop."""
+    return start == 0 or not doc[start - 1].is_alpha
+
 
 FIRST_PERSON = frozenset({"my", "me", "myself"})
 """Words that bring a sentence back to the patient: "my wife says my face is drooping". "I" counts
@@ -524,7 +547,7 @@ class TextReader:
         labels, for_someone = self._labels_in(normalised)
         if for_someone and self.terms.as_patient:
             # Typed for the patient: read again with "she", "her" as "I", "my" ("she fell").
-            again, _ = self._labels_in(self._as_patient(normalised))
+            again, _ = self._labels_in(self._as_patient(normalised), as_patient=True)
             for label, value in again.items():
                 labels[label] = _best([value, *([labels[label]] if label in labels else [])])
         return tuple(
@@ -533,13 +556,33 @@ class TextReader:
             if label not in HELPER_LABELS
         )
 
-    def _labels_in(self, normalised: str) -> tuple[dict[str, tuple[Certainty, str]], bool]:
-        """Each sign read in a normalised message, with how certain; and whether the message
-        says it is typed for the patient by someone else."""
+    def _labels_in(
+        self, normalised: str, *, as_patient: bool = False
+    ) -> tuple[dict[str, tuple[Certainty, str]], bool]:
+        """Each sign read in a normalised message, with how certain; and whether it says it is
+        typed for the patient by someone else and names nobody else (then it is worth reading
+        again with "she" as "I"). ``as_patient``: that second reading, in which nobody is
+        someone else."""
         doc = self.nlp.make_doc(normalised)
-        self._mark_past(doc)
-        for_someone = bool(self._for_someone(doc))
-        doc.user_data[_FOR_SOMEONE] = for_someone
+        modifiers = self._mark_past(doc)
+        typed_for = tuple((start, end) for _, start, end in self._for_someone(doc))
+        words = [t.lower_ for start, end in typed_for for t in doc[start:end]]
+        named = frozenset(words) | {w.removesuffix("s") for w in words} | {w + "s" for w in words}
+        speaker = SPEAKERS[self.terms.language]
+        bare_is_patient = not speaker.for_words & set(words)
+        someone_else = any(
+            category == "FAMILY"
+            and doc[start].lower_ not in speaker.pronouns | named
+            and not (bare_is_patient and _bare(doc, start))
+            and not any(s < end and start < e for s, e in typed_for)
+            for category, start, end in modifiers
+        )
+        if as_patient:
+            doc.user_data[_FOR_SOMEONE] = TypedFor(everyone=True)
+        elif typed_for:
+            doc.user_data[_FOR_SOMEONE] = TypedFor(
+                typed_for, named, not someone_else, bare_is_patient
+            )
         look_alikes: list[Any] = []
         context: Any = None
         for name, component in self.nlp.pipeline:
@@ -560,12 +603,12 @@ class TextReader:
         cues = self._cues(doc, look_alikes, found, context)
         for code, value in cues.items():
             labels[code] = value
-        return labels, for_someone
+        return labels, bool(typed_for) and not someone_else
 
-    def _mark_past(self, doc: Any) -> None:
+    def _mark_past(self, doc: Any) -> list[tuple[str, int, int]]:
         """Sets ``PAST_MARK`` on the words of every match of a modifier rule marked ``stops_gaps``
         that no longer modifier overlaps (as ConText prunes them) and no CURRENT word just
-        precedes."""
+        precedes. Returns the modifier matches (category, start, end)."""
         from medspacy.common.util import prune_overlapping_matches
 
         strings = doc.vocab.strings
@@ -578,6 +621,7 @@ class TextReader:
             if category == PAST_MARK and not current_ends & {start - 2, start - 1, start}:
                 for token in doc[start:end]:
                     token._.set(PAST_MARK, True)
+        return matches
 
     def _cues(
         self, doc: Any, look_alikes: list[Any], found: set[str], context: Any
@@ -668,11 +712,11 @@ class Speaker:
     groups: frozenset[str]
     verb_first: bool = False
     """Whether the verb may also come just before "I" ("seit mittag kann ich nicht laufen")."""
-    says: frozenset[str] = frozenset()
-    """Verbs by which the person named after a sign reports it as theirs ("..., says my sister")."""
-    i_ambiguous: frozenset[str] = frozenset()
-    """Words of ``i`` that are also another word ("isch": "ich" in Hessian, "ist" in Swabian and
-    Swiss): "I" only with a verb of the patient's own ("d'nochbere isch gstürzt" is not)."""
+    for_words: frozenset[str] = frozenset()
+    """Words that name, in a message typed for the patient, whom it is for ("for", "on behalf")."""
+    pronouns: frozenset[str] = frozenset()
+    """Words for a person not named ("she", "his"): in a message typed for the patient they are
+    the patient (``Terms.for_someone``)."""
     i_implied: frozenset[str] = frozenset()
     """Verbs that are the patient's own without "I", opening a sentence that drops it: "bin vom
     Stuhl nicht hochgekommen, Frau musste helfen", "hab grad verwaschen gesprochen, meine Frau hat
@@ -687,7 +731,23 @@ SPEAKERS = {
         I_VERBS,
         frozenset({"my"}),
         GROUPS,
-        says=frozenset({"says", "said", "reckons", "complains", "tells", "told"}),
+        pronouns=frozenset(
+            [
+                "she",
+                "he",
+                "her",
+                "him",
+                "his",
+                "hers",
+                "they",
+                "them",
+                "their",
+                "herself",
+                "himself",
+                "themselves",
+            ]
+        ),
+        for_words=frozenset({"for", "behalf", "on_behalf_of"}),
     ),
     "de": Speaker(
         first_person=_DE_MY | {"meins", "mir", "mich", "mei", "meim", "meina"},
@@ -796,8 +856,36 @@ SPEAKERS = {
             ]
         ),
         verb_first=True,
-        says=frozenset({"sagt", "meint", "erzaehlt", "schreibt", "berichtet", "klagt"}),
-        i_ambiguous=frozenset({"isch"}),
+        pronouns=frozenset(
+            [
+                "sie",
+                "er",
+                "ihr",
+                "ihre",
+                "ihren",
+                "ihrem",
+                "ihrer",
+                "ihn",
+                "ihm",
+                "sein",
+                "seine",
+                "seinen",
+                "seinem",
+                "seiner",
+            ]
+        ),
+        for_words=frozenset(
+            [
+                "fuer",
+                "für",
+                "namen",
+                "auftrag",
+                "statt",
+                "anstelle",
+                "stellvertretend",
+                "anstelle_von",
+            ]
+        ),
         i_implied=frozenset({"bin", "bins", "hab", "habe"}),
     ),
 }
@@ -810,8 +898,18 @@ def _not_about_me(
     the person named: "my husband says my face is drooping", "me and my wife tried ...", or the
     message is typed for the patient by someone else (``Terms.for_someone``)."""
     doc = target.doc
-    if doc.user_data.get(_FOR_SOMEONE):
-        return False  # "Daughter typing for Jean: she says she can't tell when she needs a wee"
+    typed_for: TypedFor | None = doc.user_data.get(_FOR_SOMEONE)
+    if typed_for is not None and (
+        typed_for.everyone
+        or (typed_for.she_is_patient and doc[modifier.start].lower_ in speaker.pronouns)
+        or any(start < modifier.end and modifier.start < end for start, end in typed_for.spans)
+        or doc[modifier.start].lower_ in typed_for.named  # "Papas Handy: Papa kommt nicht hoch"
+        or (typed_for.bare_is_patient and _bare(doc, modifier.start))
+    ):
+        # The person it is typed for, or "she" where nobody else is named: "Daughter typing
+        # for Jean: she says she can't tell when she needs a wee" ("dad fell and he can't get
+        # up" stays dad's)
+        return False
     if target.start >= modifier.end:
         between = doc[modifier.end : target.start]
     elif target.end <= modifier.start:
@@ -823,14 +921,8 @@ def _not_about_me(
         before >= 0
         and doc[before].lower_ in speaker.first_person | speaker.i
         and not modifier.start <= before < modifier.end  # "ein Kollege von mir kann nicht ..."
-        and not (doc[before].lower_ in speaker.i_ambiguous and not _i_verb(doc[before], speaker))
     ):
         return False  # "my legs have no strength in them", "my husband says I talk funny"
-    reported = modifier.start - 2 >= target.end and doc[modifier.start - 2].lower_ in speaker.says
-    if reported and doc[modifier.start - 1].lower_ in speaker.my:
-        # "..., sagt meine Freundin": her sign, her words ("..., mein Mann versteht mich kaum"
-        # is still the patient's)
-        between = doc[target.end : modifier.start - 1]
     if target.end <= modifier.start and any(
         t.lower_ in speaker.i_implied for t in doc[target.sent.start : target.start]
     ):
@@ -907,8 +999,11 @@ class Readers:
     language they think in, whatever the bot speaks to them. A sign found present by any reader
     is present (a denial never outweighs a report)."""
 
-    def __init__(self, languages: Iterable[str]) -> None:
-        self.readers = tuple(reader(language) for language in languages)
+    def __init__(self, languages: Iterable[str], *, fresh: bool = False) -> None:
+        """``fresh``: readers of their own rather than the process's (whose vocabulary holds
+        every word they have read)."""
+        build = (lambda language: TextReader(load_terms(language))) if fresh else reader
+        self.readers = tuple(build(language) for language in languages)
 
     def read(self, text: str) -> tuple[Finding, ...]:
         return tuple(finding for r in self.readers for finding in r.read(text))

@@ -32,7 +32,7 @@ from bot.findings import Finding
 from bot.free_text import Readers
 from bot.logging_setup import silence_loguru
 from bot.memory import give_back
-from bot.safety_net import PatternReader, with_safety_net
+from bot.safety_net import PatternReader, SafetyNet, with_safety_net
 from bot.worker import exit_with_parent
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,11 @@ log = logging.getLogger(__name__)
 _readers: PatternReader | None = None
 
 
-def build_reader(languages: Iterable[str]) -> PatternReader:
+def build_reader(languages: Iterable[str], *, fresh: bool = False) -> PatternReader:
     """Every language's reader, with the classifier that asks about what they miss (or without
-    it, if its model cannot be loaded: bot/safety_net.py)."""
-    return with_safety_net(Readers(languages))
+    it, if its model cannot be loaded: bot/safety_net.py). ``fresh``: built anew, not the
+    process's readers and model (built once and kept, with every word they have read)."""
+    return with_safety_net(Readers(languages, fresh=fresh), fresh=fresh)
 
 
 def _build(languages: tuple[str, ...], parent: int) -> None:
@@ -293,7 +294,9 @@ class ReaderWorker:
         self.read_here += 1
         self._read_inline += 1
         if self._read_inline >= self.recycle_after and self._rebuilding is None:
-            self._rebuilding = asyncio.create_task(asyncio.to_thread(build_reader, self.languages))
+            build = partial(build_reader, self.languages, fresh=True)
+            self._rebuilding = asyncio.create_task(asyncio.to_thread(build))
+            self._rebuilding.add_done_callback(_retrieved)
         return await asyncio.to_thread(reader.read, text)
 
     def _swap_rebuilt(self) -> None:
@@ -311,7 +314,11 @@ class ReaderWorker:
                 type(exc).__name__ if exc is not None else "cancelled",
             )
             return
-        self._inline = task.result()
+        fresh = task.result()
+        if not isinstance(fresh, SafetyNet) and isinstance(self._inline, SafetyNet):
+            log.warning("the rebuilt text reader has no safety net; the old one reads on")
+            return
+        self._inline = fresh
         self.recycled += 1
         give_back()
 
@@ -333,9 +340,17 @@ class ReaderWorker:
     def close(self) -> None:
         """Stop the worker at once, even while it loads (a later read starts a new one)."""
         self._generation += 1
+        self._rebuilding = None  # a rebuild under way finishes in its thread, unused
         self._drop_next()
         if self._pool is not None:
             self._discard(self._pool)
+
+
+def _retrieved(task: asyncio.Task[PatternReader]) -> None:
+    """A rebuild's failure is reported when it is swapped in (or not at all after ``close``),
+    never as an exception nobody retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 _shared: dict[tuple[str, ...], ReaderWorker] = {}

@@ -14,7 +14,9 @@ import pytest
 
 from bot.config import Settings
 from bot.findings import Code, Finding, present
+from bot.free_text import Readers
 from bot.reading import ReaderWorker
+from bot.safety_net import SafetyNet
 from content.loader import default_catalog
 from handlers.app import build_application
 from tests.botapi import BotApiStandIn
@@ -204,6 +206,7 @@ async def test_once_read_in_the_bots_own_process_the_reader_is_rebuilt_after_its
         for _ in range(2):
             assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
         assert worker.state == "in process" and worker.recycled == 0
+        first = worker._inline
         read = 2
         async with asyncio.timeout(120):  # building takes seconds; reading goes on meanwhile
             while worker.recycled == 0:
@@ -214,6 +217,13 @@ async def test_once_read_in_the_bots_own_process_the_reader_is_rebuilt_after_its
         assert worker.read_here == read  # none skipped, none read twice
         assert Code.BLADDER_BOWEL in present(await worker.read(BLADDER))
         assert worker.restarts == 1 and worker.recycled >= 1
+        # Built anew, with a vocabulary of its own (not the process's cached reader and model).
+        rebuilt = worker._inline
+        assert isinstance(first, SafetyNet) and isinstance(rebuilt, SafetyNet)
+        assert isinstance(first.reader, Readers) and isinstance(rebuilt.reader, Readers)
+        assert rebuilt.reader.readers[0] is not first.reader.readers[0]
+        assert rebuilt.reader.readers[0].nlp.vocab is not first.reader.readers[0].nlp.vocab
+        assert rebuilt.model is not first.model
     finally:
         worker.close()
 

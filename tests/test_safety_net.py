@@ -59,8 +59,10 @@ def test_a_long_message_is_scored_in_stretches_as_long_as_the_labelled_ones() ->
     whole, would read as a fall; scored in stretches of at most WINDOW_WORDS words, it does
     not."""
     model = safety_net.load()
-    longest = ("my back is sore and stiff today " * 200)[:4096]  # as long as Telegram allows
-    assert max(model(longest).cats.values()) >= safety_net.THRESHOLD  # scored whole
+    everyday = "my back is sore and stiff today"
+    longest = ((everyday + " ") * 200)[:4096]  # as long as Telegram allows
+    once, whole = model(everyday).cats, model(longest).cats  # scored whole, it grows
+    assert max(whole.values()) > max(once.values()) + 0.2
     assert net().read(longest) == ()
 
 
