@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from importlib import resources
 from typing import Any
@@ -230,8 +230,8 @@ class Terms:
     written with ("nicht mehr", "kein"), both as ``normalise`` spells text."""
     for_someone: tuple[str, ...] = ()
     """Patterns by which a message says someone types it for the patient ("daughter typing for
-    Jean: she says she can't ..."): in such a message "she", "mum" or "Jean" is the patient, so
-    no sign in it is set aside as someone else's."""
+    Jean: she says she can't ..."): in such a message the person named there, or "she" where
+    nobody else is named, is the patient (:class:`TypedFor`)."""
     as_patient: dict[str, str] = field(default_factory=dict)
     """In a message typed for the patient, words for the patient ("she", "her", "she is") -> the
     patient's own ("I", "my", "I am"): such a message is also read with them replaced."""
@@ -400,6 +400,16 @@ class TypedFor:
     named with no word before ("Papa", not "mein Mann", "the cat") is the patient."""
     everyone: bool = False
 
+    def names_patient(self, doc: Any, start: int, end: int) -> bool:
+        """Whether the person at ``doc[start:end]`` is the patient: named where the message
+        says it is typed for them, named so again, or (``bare_is_patient``) with no word
+        before."""
+        return (
+            any(s < end and start < e for s, e in self.spans)
+            or doc[start].lower_ in self.named
+            or (self.bare_is_patient and _bare(doc, start))
+        )
+
 
 def _bare(doc: Any, start: int) -> bool:
     """A person named with no word before: at the start, or after a comma, colon or full stop."""
@@ -567,22 +577,22 @@ class TextReader:
         modifiers = self._mark_past(doc)
         typed_for = tuple((start, end) for _, start, end in self._for_someone(doc))
         words = [t.lower_ for start, end in typed_for for t in doc[start:end]]
-        named = frozenset(words) | {w.removesuffix("s") for w in words} | {w + "s" for w in words}
         speaker = SPEAKERS[self.terms.language]
-        bare_is_patient = not speaker.for_words & set(words)
+        said = TypedFor(
+            typed_for,
+            frozenset(words) | {w.removesuffix("s") for w in words} | {w + "s" for w in words},
+            bare_is_patient=not speaker.for_words & set(words),
+        )
         someone_else = any(
             category == "FAMILY"
-            and doc[start].lower_ not in speaker.pronouns | named
-            and not (bare_is_patient and _bare(doc, start))
-            and not any(s < end and start < e for s, e in typed_for)
+            and doc[start].lower_ not in speaker.pronouns
+            and not said.names_patient(doc, start, end)
             for category, start, end in modifiers
         )
         if as_patient:
             doc.user_data[_FOR_SOMEONE] = TypedFor(everyone=True)
         elif typed_for:
-            doc.user_data[_FOR_SOMEONE] = TypedFor(
-                typed_for, named, not someone_else, bare_is_patient
-            )
+            doc.user_data[_FOR_SOMEONE] = replace(said, she_is_patient=not someone_else)
         look_alikes: list[Any] = []
         context: Any = None
         for name, component in self.nlp.pipeline:
@@ -902,9 +912,7 @@ def _not_about_me(
     if typed_for is not None and (
         typed_for.everyone
         or (typed_for.she_is_patient and doc[modifier.start].lower_ in speaker.pronouns)
-        or any(start < modifier.end and modifier.start < end for start, end in typed_for.spans)
-        or doc[modifier.start].lower_ in typed_for.named  # "Papas Handy: Papa kommt nicht hoch"
-        or (typed_for.bare_is_patient and _bare(doc, modifier.start))
+        or typed_for.names_patient(doc, modifier.start, modifier.end)
     ):
         # The person it is typed for, or "she" where nobody else is named: "Daughter typing
         # for Jean: she says she can't tell when she needs a wee" ("dad fell and he can't get

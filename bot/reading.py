@@ -193,11 +193,10 @@ class ReaderWorker:
                 self._read_by_worker = 0
             return
         self._next = None
-        if warming.cancelled() or warming.exception() is not None:
-            exc = None if warming.cancelled() else warming.exception()
+        failure = _failure(warming)
+        if failure is not None:
             log.warning(
-                "a fresh text reader worker could not load (%s); the old one reads on",
-                type(exc).__name__ if exc is not None else "cancelled",
+                "a fresh text reader worker could not load (%s); the old one reads on", failure
             )
             self._discard(pool)
             self._read_by_worker = 0  # another try after as many messages
@@ -307,12 +306,9 @@ class ReaderWorker:
             return
         self._rebuilding = None
         self._read_inline = 0  # a failed rebuild is tried again after as many messages
-        if task.cancelled() or task.exception() is not None:
-            exc = None if task.cancelled() else task.exception()
-            log.warning(
-                "the text reader could not be rebuilt (%s); the old one reads on",
-                type(exc).__name__ if exc is not None else "cancelled",
-            )
+        failure = _failure(task)
+        if failure is not None:
+            log.warning("the text reader could not be rebuilt (%s); the old one reads on", failure)
             return
         fresh = task.result()
         if not isinstance(fresh, SafetyNet) and isinstance(self._inline, SafetyNet):
@@ -344,6 +340,15 @@ class ReaderWorker:
         self._drop_next()
         if self._pool is not None:
             self._discard(self._pool)
+
+
+def _failure(done: Future[bool] | asyncio.Task[PatternReader]) -> str | None:
+    """Why a finished loading or rebuild failed (the exception's class, never its message: it
+    could hold what was typed), or None if it did not."""
+    if done.cancelled():
+        return "cancelled"
+    exc = done.exception()
+    return None if exc is None else type(exc).__name__
 
 
 def _retrieved(task: asyncio.Task[PatternReader]) -> None:
