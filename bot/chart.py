@@ -161,6 +161,14 @@ class ChartWorker:
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
+    async def finish(self) -> None:
+        """``close``, then wait (in a thread) until the worker's executor has wound down, so the
+        interpreter's exit finds none closing (see ``ReaderWorker.finish`` in bot/reading.py)."""
+        pool = self._pool
+        self.close()
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True)
+
     def close(self) -> None:
         """Stop the worker (it is started again by the next chart)."""
         if self._pool is not None:

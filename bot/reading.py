@@ -333,6 +333,16 @@ class ReaderWorker:
             return int(process.pid)
         return None
 
+    async def finish(self) -> None:
+        """``close``, then wait (in a thread) until the stopped workers' executors have wound
+        down: at the interpreter's exit, CPython 3.11 may write to the wake-up pipe of an
+        executor that is just closing it and print a traceback (seen once in a full run)."""
+        pools = [self._pool, self._next[0] if self._next is not None else None]
+        self.close()
+        for pool in pools:
+            if pool is not None:
+                await asyncio.to_thread(pool.shutdown, wait=True)
+
     def close(self) -> None:
         """Stop the worker at once, even while it loads (a later read starts a new one)."""
         self._generation += 1

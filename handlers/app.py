@@ -319,6 +319,6 @@ async def _post_shutdown(app: BotApp) -> None:
     health: Health | None = app.bot_data.get("health")
     if health is not None:
         await health.stop()
-    services.charts.close()
-    services.reading.close()
+    await services.charts.finish()
+    await services.reading.finish()
     await services.db_engine.dispose()
