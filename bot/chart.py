@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.worker import exit_with_parent
+from bot.worker import exit_with_parent, kill, wound_down
 
 
 class ChartUnavailable(RuntimeError):
@@ -157,17 +157,13 @@ class ChartWorker:
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         if pool is self._pool:
             self._pool = None
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        kill(pool)
 
     async def finish(self) -> None:
-        """``close``, then wait (in a thread) until the worker's executor has wound down, so the
-        interpreter's exit finds none closing (see ``ReaderWorker.finish`` in bot/reading.py)."""
+        """``close``, then wait until the worker has wound down (bot/worker.py)."""
         pool = self._pool
         self.close()
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True)
+        await wound_down(pool)
 
     def close(self) -> None:
         """Stop the worker (it is started again by the next chart)."""

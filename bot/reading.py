@@ -33,7 +33,7 @@ from bot.free_text import Readers
 from bot.logging_setup import silence_loguru
 from bot.memory import give_back
 from bot.safety_net import PatternReader, SafetyNet, with_safety_net
-from bot.worker import exit_with_parent
+from bot.worker import exit_with_parent, kill, wound_down
 
 log = logging.getLogger(__name__)
 
@@ -322,9 +322,7 @@ class ReaderWorker:
         if pool is self._pool:
             self._pool = None
             self._warming = None
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        kill(pool)
 
     def pid(self) -> int | None:
         """The worker's process id, while one runs (for the tests and the benchmarks)."""
@@ -334,14 +332,10 @@ class ReaderWorker:
         return None
 
     async def finish(self) -> None:
-        """``close``, then wait (in a thread) until the stopped workers' executors have wound
-        down: at the interpreter's exit, CPython 3.11 may write to the wake-up pipe of an
-        executor that is just closing it and print a traceback (seen once in a full run)."""
-        pools = [self._pool, self._next[0] if self._next is not None else None]
+        """``close``, then wait until the stopped workers have wound down (bot/worker.py)."""
+        pools = (self._pool, self._next[0] if self._next is not None else None)
         self.close()
-        for pool in pools:
-            if pool is not None:
-                await asyncio.to_thread(pool.shutdown, wait=True)
+        await wound_down(*pools)
 
     def close(self) -> None:
         """Stop the worker at once, even while it loads (a later read starts a new one)."""
