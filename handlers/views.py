@@ -186,7 +186,8 @@ def advice_text(catalog: Catalog, lang: str, advice: Advice) -> str:
     call = emergency_call(catalog, lang, advice)
     tier = advice.tier
     if tier is Tier.EMERGENCY:
-        head = [t("tier.emergency.head", lang, emergency=call)]
+        department = t("department.gb" if advice.country == "GB" else "department.other", lang)
+        head = [t("tier.emergency.head", lang, emergency=call, department=department)]
         close = [t("tier.emergency.close", lang)]
     elif tier is Tier.URGENT:
         fallback_key = "urgent.fallback.gb" if advice.country == "GB" else "urgent.fallback.other"

@@ -172,7 +172,8 @@ async def test_emergency_by_button_is_one_message_and_nothing_follows(
     assert len(new) == 1, new  # one message: the advice, and nothing after it
     advice = new[0]
     assert advice.startswith("<b>🚨 Please call 112 now")
-    assert "emergency department" in advice
+    assert "go straight to the nearest emergency department." in advice
+    assert "A&amp;E" not in advice  # the UK's name for it, said only in the UK
     assert "trouble holding or passing urine or stool" in advice
     assert "Don't drive yourself" in advice and "Why:" in advice
     assert bot.api.calls_of("sendMessage")[-1].params.get("parse_mode") == "HTML"
@@ -196,6 +197,7 @@ async def test_several_warning_signs_give_one_message_listing_each(
     await bot.press(pat, BLADDER, SADDLE, FEVER, DONE)
     [advice] = advice_messages(bot, pat)
     assert "call 999" in advice
+    assert "the nearest emergency department (A&amp;E)" in advice
     for what in ("urine or stool", "genitals, bottom or inner thighs", "a fever"):
         assert what in advice
     [escalation] = await escalations(bot)

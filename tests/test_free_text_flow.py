@@ -270,9 +270,11 @@ def _edit(update: dict[str, Any], text: str, nth: int = 1) -> dict[str, Any]:
     ("language", "calm", "sign", "emergency"),
     [
         ("en", "my back is sore today", "my back is sore today and I can't pee since this "
-         "morning", "<b>🚨 Please call 112 now"),
+         "morning", "<b>🚨 Please call 112 now, or go straight to the nearest emergency "
+         "department.</b>"),
         ("de", "der Rücken tut heute weh", "der Rücken tut heute weh und seit heute früh kann "
-         "ich nicht pinkeln", "<b>🚨 Bitte rufen Sie jetzt den Notruf 112 an"),
+         "ich nicht pinkeln", "<b>🚨 Bitte rufen Sie jetzt den Notruf 112 an, oder gehen Sie "
+         "direkt in die nächste Notaufnahme.</b>"),
     ],
 )  # fmt: skip
 async def test_a_warning_sign_added_by_editing_a_message_gets_its_advice(
