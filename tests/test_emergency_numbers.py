@@ -49,6 +49,18 @@ def test_a_zone_gives_the_number_of_its_country() -> None:
     assert emergency_number("Asia/Tokyo", numbers) == "119"
 
 
+def test_the_ambulance_line_is_given_where_a_data_set_names_another_services() -> None:
+    # Android's list names a police (Lebanon, Jamaica) or fire (Trinidad and Tobago) line; the
+    # national ambulance line is what the bot names (sources in the file's header).
+    numbers = default_catalog().emergency_numbers
+    assert emergency_number("Asia/Beirut", numbers) == "140"
+    assert emergency_number("America/Jamaica", numbers) == "110"
+    assert emergency_number("America/Port_of_Spain", numbers) == "811"
+    assert emergency_number("America/El_Salvador", numbers) == "132"
+    # one zone for three islands with different numbers: no number rather than a wrong one
+    assert emergency_number("Atlantic/St_Helena", numbers) is None
+
+
 def test_utc_and_no_zone_give_no_number() -> None:
     numbers = default_catalog().emergency_numbers
     assert emergency_number("UTC", numbers) is None
