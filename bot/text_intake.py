@@ -93,12 +93,15 @@ class TextIntake:
         self.recent = recent
         """Text this soon after a check-in finished is taken as being about it."""
 
-    async def receive(self, telegram_id: int, text: str, *, edited: bool = False) -> TextOutcome:
+    async def receive(
+        self, telegram_id: int, text: str, *, signs_only: bool = False
+    ) -> TextOutcome:
         """Read one message and act on it: escalate, ask, keep it, or hand it back.
 
-        An ``edited`` message was answered and kept when it was first sent: it is read again
-        for warning signs only (a sign the edit added gets its advice, and the new wording is
-        kept beside the first); without any, nothing is done (``NOTHING``)."""
+        ``signs_only``: words that were answered some other way, read for warning signs only:
+        an edited message (answered and kept when it was first sent; the new wording is kept
+        beside the first) or the words typed after a command (the command answers them). A
+        sign found gets its advice or question; without any, nothing is done (``NOTHING``)."""
         text = clean_text(text)
         try:
             # Read in a worker process (bot/reading.py): other people never wait behind it.
@@ -106,10 +109,10 @@ class TextIntake:
         except Exception as exc:  # a fault in the reader itself: the text is kept all the same
             # The class only, never the text.
             log.error("typed text could not be read for warning signs (%s)", type(exc).__name__)
-            if edited:
+            if signs_only:
                 return TextOutcome(TextKind.NOTHING, unread=True)
             return replace(await self._act(telegram_id, text, ()), unread=True)
-        if edited and not findings:
+        if signs_only and not findings:
             return TextOutcome(TextKind.NOTHING)
         return await self._act(telegram_id, text, findings)
 

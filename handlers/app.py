@@ -139,7 +139,14 @@ def build_application(
         )
 
     private = filters.ChatType.PRIVATE
-    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(TypeHandler(Update, gate), group=-2)
+    # Words typed after a command are read for warning signs before the command runs.
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & private & filters.COMMAND, checkin.command_words
+        ),
+        group=-1,
+    )
     app.add_handler(MessageHandler(filters.COMMAND & ~private, onboarding.not_private))
     app.add_handler(CommandHandler("start", onboarding.start, filters=private))
     app.add_handler(CommandHandler("help", onboarding.help_command, filters=private))

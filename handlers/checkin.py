@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Message, Update
+from telegram import Message, MessageEntity, Update
 from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 from bot.awaiting import Expect
 from bot.checkin_service import Reply, Status
 from bot.findings import decode_codes
 from bot.text_intake import TextKind, TextOutcome
+from bot.triage import Tier
 from handlers import escalations, settings, views
 from handlers.callback_data import CheckinTap, FindingTap, NoteTap, ResumeTap
 from handlers.common import Markup, answer_quietly, edit, freeze, message_of, unparsed, who
@@ -198,7 +200,7 @@ async def edited_text(update: Update, context: Context) -> None:
     user_id, chat_id, language_code = who(update)
     message = message_of(update)
     outcome = await services.text.receive(
-        user_id, message.text or message.caption or "", edited=True
+        user_id, message.text or message.caption or "", signs_only=True
     )
     if outcome.kind is TextKind.NOTHING:
         if outcome.unread:
@@ -208,6 +210,36 @@ async def edited_text(update: Update, context: Context) -> None:
     if outcome.kind in (TextKind.NO_CONSENT, TextKind.TYPED_INPUT, TextKind.TOO_LONG):
         return  # not consented, only a guess beside an answer awaited, or too long to keep
     await _after_text(context, chat_id, outcome, message)
+
+
+async def command_words(update: Update, context: Context) -> None:
+    """Words typed after a command ("/checkin since this morning I can't pee"), before the
+    command runs: read for warning signs as any message is. A sign gets its advice or question
+    first; after emergency advice the command does not run (nothing milder follows it)."""
+    message = message_of(update)
+    words = _after_command(message)
+    if not words:
+        return
+    user_id, chat_id, language_code = who(update)
+    outcome = await context.services.text.receive(user_id, words, signs_only=True)
+    if outcome.unread:
+        lang = await _language_of(context, user_id, language_code)
+        await message.reply_text(context.services.catalog.text("text.read_failed", lang))
+        return
+    if outcome.advice is None and outcome.kind is not TextKind.ASK:
+        return  # nothing found, or nothing new to say: the command answers
+    await _after_text(context, chat_id, outcome, message)
+    if outcome.advice is not None and outcome.advice.tier is Tier.EMERGENCY:
+        raise ApplicationHandlerStop
+
+
+def _after_command(message: Message) -> str:
+    """The words after the command a message starts with ("" when there are none)."""
+    text = message.text or ""
+    first = message.entities[0] if message.entities else None
+    if first is None or first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
+        return ""
+    return text[first.length :].strip()
 
 
 async def not_words(update: Update, context: Context) -> None:

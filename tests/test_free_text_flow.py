@@ -296,6 +296,48 @@ async def test_a_warning_sign_added_by_editing_a_message_gets_its_advice(
     assert [e.findings for e in await escalations(bot)] == ["bladder_bowel"]
 
 
+@pytest.mark.parametrize(
+    ("language", "sign", "emergency", "calm", "fever", "urgent"),
+    [
+        ("en", "since this morning I can't pee at all", "<b>🚨 Please call 112 now",
+         "my back is a bit stiff today", "I've had a fever since last night",
+         "<b>⚠️ Please get medical advice today."),
+        ("de", "seit heute früh kann ich nicht pinkeln", "<b>🚨 Bitte rufen Sie jetzt den Notruf "
+         "112 an", "der Rücken ist heute etwas steif", "seit gestern Abend habe ich Fieber",
+         "<b>⚠️ Bitte holen Sie sich heute medizinischen Rat."),
+    ],
+)  # fmt: skip
+async def test_words_typed_after_a_command_are_read_for_warning_signs(
+    bot: Harness, language: str, sign: str, emergency: str, calm: str, fever: str, urgent: str
+) -> None:
+    """"/checkin since this morning I can't pee": the words after a command (a known one or a
+    mistyped one) get their advice before the command runs; after emergency advice nothing
+    follows. Calm words leave the command to answer; urgent advice comes before its question."""
+    for n, command in enumerate(("/checkin", "/chekin")):
+        pat = Person(5250 + n, "Pat", language)
+        await onboard_in(bot, pat, "Berlin", language)
+        before = len(bot.api.texts_sent(pat.chat_id))
+        await bot.process(text_update(pat, f"{command} {sign}"))
+        new = bot.api.texts_sent(pat.chat_id)[before:]
+        assert len(new) == 1 and new[0].startswith(emergency), new
+        assert bot.api.chat(pat.chat_id)[-1].buttons() == []
+    assert [e.findings for e in await escalations(bot)] == ["bladder_bowel"] * 2
+    assert all(c.status != "open" for c in await checkins(bot))
+
+    calm_pat = Person(5253, "Sam", language)
+    await onboard_in(bot, calm_pat, "Berlin", language)
+    await bot.process(text_update(calm_pat, f"/checkin {calm}"))
+    assert advice_messages(bot, calm_pat) == []
+    assert bot.screen(calm_pat).buttons()  # the check-in's first question
+
+    ill_pat = Person(5254, "Kim", language)
+    await onboard_in(bot, ill_pat, "Berlin", language)
+    await bot.process(text_update(ill_pat, f"/checkin {fever}"))
+    [advice] = advice_messages(bot, ill_pat)
+    assert advice.startswith(urgent)
+    assert bot.api.chat(ill_pat.chat_id)[-1].buttons()  # then the check-in's first question
+
+
 async def test_outside_a_check_in_no_question_follows_advice_it_could_not_raise(
     bot: Harness, pat: Person
 ) -> None:
