@@ -136,6 +136,16 @@ class UserService:
             user.confirm_nonce = None
             return True
 
+    async def drop_nonce(self, telegram_id: int) -> bool:
+        """Stop a consent or delete question that was not answered: its buttons stop working.
+        Whether one was waiting."""
+        async with self.sessions.begin() as session:
+            user = await repo.by_telegram_id(session, telegram_id)
+            if user is None or user.confirm_nonce is None:
+                return False
+            user.confirm_nonce = None
+            return True
+
     async def get(self, telegram_id: int) -> Person | None:
         async with self.sessions.begin() as session:
             user = await repo.by_telegram_id(session, telegram_id)

@@ -40,6 +40,14 @@ async def cancel_command(update: Update, context: Context) -> None:
         await services.users.set_awaiting(user_id, None)
         await message.reply_text(catalog.text(_STOPPED[person.awaiting.what], lang))
         return
+    if person is not None and await services.users.drop_nonce(user_id):
+        # The consent or delete question: its buttons now do nothing.
+        if not person.consented:
+            await services.users.decline(user_id)
+        await message.reply_text(
+            catalog.text("cancel.delete" if person.consented else "cancel.consent", lang)
+        )
+        return
     reply = await services.checkins.cancel_open(user_id) if person is not None else None
     if reply is not None and reply.status is Status.CANCELLED:
         if reply.message_id is not None:
@@ -52,6 +60,9 @@ async def cancel_command(update: Update, context: Context) -> None:
             except TelegramError as exc:
                 log.info("could not close the check-in message: %s", type(exc).__name__)
         await message.reply_text(catalog.text("checkin.cancelled", lang))
+        return
+    if person is not None and person.consented and person.timezone is None:
+        await message.reply_text(catalog.text("cancel.onboarding", lang))
         return
     await message.reply_text(catalog.text("cancel.nothing", lang))
 
@@ -66,16 +77,20 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 async def help_here(update: Update, context: Context) -> str | None:
-    """A line for /help about where the person is now: in a check-in, or asked to type."""
+    """A line for /help about where the person is now: not started yet, still setting up, in a
+    check-in, or asked to type."""
     services = context.services
-    user_id, _, _ = who(update)
+    user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    if person is None:
-        return None
+    if person is None or not person.consented:
+        lang = person.language if person else services.catalog.language_for(language_code)
+        return services.catalog.text("help.now_start", lang)
     if person.awaiting is not None and person.awaiting.what is not Expect.INVITE:
         return services.catalog.text("help.now_typing", person.language)
     if await services.checkins.has_open(user_id):
         return services.catalog.text("help.now_checkin", person.language)
+    if person.timezone is None:
+        return services.catalog.text("help.now_zone", person.language)
     return None
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from db.models import CheckIn, User
 from tests.harness import Harness, Person, find_button, text_update
-from tests.test_checkin_flow import onboard
+from tests.test_checkin_flow import onboard, onboard_in
 
 
 async def test_cancel_stops_a_check_in_and_closes_its_question(bot: Harness, pat: Person) -> None:
@@ -23,7 +24,8 @@ async def test_cancel_stops_a_check_in_and_closes_its_question(bot: Harness, pat
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(CheckIn.status))).all() == ["cancelled"]
     await bot.send(pat, "/cancel")  # again: nothing left to stop, and it says so
-    assert "nothing to stop" in bot.screen(pat).text
+    assert bot.screen(pat).text.startswith("Nothing is waiting for you to type.")
+    assert "nothing was changed" in bot.screen(pat).text
 
 
 async def test_stop_leaves_typing_a_time_zone_and_says_what_was_kept(
@@ -47,6 +49,55 @@ async def test_cancel_leaves_adding_a_note(bot: Harness, pat: Person) -> None:
     assert bot.screen(pat).text == "OK, no note added. Your check-in is saved as it was."
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(CheckIn.status))).all() == ["complete"]
+
+
+@pytest.mark.parametrize(
+    ("language", "delete", "stopped", "stale"),
+    [
+        ("en", "Delete everything", "OK, stopped. Nothing was deleted: your data is kept.",
+         "That button is from an older message, so I did nothing."),
+        ("de", "Alles löschen", "Gut, beendet. Es wurde nichts gelöscht: Ihre Daten bleiben.",
+         "Dieser Button gehört zu einer älteren Nachricht, deshalb habe ich nichts getan."),
+    ],
+)  # fmt: skip
+async def test_cancel_stops_the_delete_question_and_its_button_then_does_nothing(
+    bot: Harness, language: str, delete: str, stopped: str, stale: str
+) -> None:
+    pat = Person(6161, "Pat", language)
+    await onboard_in(bot, pat, "Berlin", language)
+    await bot.send(pat, "/delete")
+    question = bot.message_with(pat, delete)
+    await bot.send(pat, "/cancel")
+    assert bot.screen(pat).text.startswith(stopped)
+    await bot.tap(pat, find_button(question, delete), question)
+    assert question.text.startswith(stale)
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "agree", "stopped", "stale", "start"),
+    [
+        ("en", "Yes, that's OK", "OK, stopped. Nothing about you is kept.",
+         "That button is from an older message, so I did nothing.", "To begin, tap /start"),
+        ("de", "Ja, einverstanden", "Gut, beendet. Über Sie wird nichts gespeichert.",
+         "Dieser Button gehört zu einer älteren Nachricht", "Tippen Sie zum Beginnen auf /start"),
+    ],
+)  # fmt: skip
+async def test_cancel_at_the_consent_question_keeps_nothing_and_help_says_how_to_begin(
+    bot: Harness, language: str, agree: str, stopped: str, stale: str, start: str
+) -> None:
+    pat = Person(6262, "Pat", language)
+    await bot.send(pat, "/help")  # before /start: how to begin comes first
+    assert bot.screen(pat).text.startswith(start)
+    await bot.send(pat, "/start")
+    question = bot.message_with(pat, agree)
+    await bot.send(pat, "/cancel")
+    assert bot.screen(pat).text.startswith(stopped)
+    await bot.tap(pat, find_button(question, agree), question)
+    assert question.text.startswith(stale)
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
 
 
 async def test_an_unknown_command_gets_a_reply(bot: Harness, pat: Person) -> None:
