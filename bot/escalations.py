@@ -55,6 +55,8 @@ class Advice:
     chat_id: int
     language: str
     patient_name: str
+    in_checkin: bool = True
+    """The advice is about a check-in (answers kept), not a sign typed outside any."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def _advice(escalation: Escalation, user: User, numbers: dict[str, str]) -> Advi
         chat_id=user.chat_id,
         language=user.language,
         patient_name=name_of(user),
+        in_checkin=escalation.checkin_id is not None,
     )
 
 

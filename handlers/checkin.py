@@ -271,6 +271,9 @@ async def _after_text(
             # A hedged sign in the same message that could mean more: asked, not dropped.
             text, keyboard = views.ask_new(catalog, lang, outcome.ask, outcome.checkin_id)
             await context.bot.send_message(chat_id, text, reply_markup=keyboard)
+        elif outcome.open_checkin:
+            # Urgent or soon advice in the middle of a check-in: its question is still above.
+            await context.bot.send_message(chat_id, catalog.text("text.added", lang))
         await escalations.alert_caregivers(context, outcome.advice.escalation_id)
         return
     if outcome.kind is TextKind.ASK:

@@ -189,6 +189,8 @@ def advice_text(catalog: Catalog, lang: str, advice: Advice) -> str:
         department = t("department.gb" if advice.country == "GB" else "department.other", lang)
         head = [t("tier.emergency.head", lang, emergency=call, department=department)]
         close = [t("tier.emergency.close", lang)]
+        if advice.in_checkin:
+            close.append(t("tier.emergency.saved", lang))
     elif tier is Tier.URGENT:
         fallback_key = "urgent.fallback.gb" if advice.country == "GB" else "urgent.fallback.other"
         head = [

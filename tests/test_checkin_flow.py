@@ -176,6 +176,7 @@ async def test_emergency_by_button_is_one_message_and_nothing_follows(
     assert "A&amp;E" not in advice  # the UK's name for it, said only in the UK
     assert "trouble holding or passing urine or stool" in advice
     assert "Don't drive yourself" in advice and "Why:" in advice
+    assert advice.endswith("Your answers are saved. I won't ask anything more now.")
     assert bot.api.calls_of("sendMessage")[-1].params.get("parse_mode") == "HTML"
     # The old question lost its buttons; the check-in is closed with what was answered.
     assert bot.api.chat(pat.chat_id)[-2].buttons() == []

@@ -338,6 +338,40 @@ async def test_words_typed_after_a_command_are_read_for_warning_signs(
     assert bot.api.chat(ill_pat.chat_id)[-1].buttons()  # then the check-in's first question
 
 
+@pytest.mark.parametrize(
+    ("language", "sign", "close", "saved", "fever", "added"),
+    [
+        ("en", "I can't pee at all since this morning",
+         "Ask someone to take you, or call an ambulance.", "Your answers are saved",
+         "I have a fever and feel shivery", "I've added that to this check-in. Please tap"),
+        ("de", "seit heute früh kann ich gar nicht pinkeln",
+         "oder rufen Sie einen Rettungswagen.", "Ihre Antworten sind gespeichert",
+         "ich habe Fieber und Schüttelfrost", "Ich habe das zu diesem Check-in hinzugefügt."),
+    ],
+)  # fmt: skip
+async def test_the_advice_says_what_became_of_the_check_in(
+    bot: Harness, language: str, sign: str, close: str, saved: str, fever: str, added: str
+) -> None:
+    """Emergency advice for a sign typed outside any check-in does not claim answers were
+    saved; urgent advice typed in the middle of a check-in says its question is still open."""
+    pat = Person(5353, "Pat", language)
+    await onboard_in(bot, pat, "Berlin", language)
+    await bot.send(pat, sign)
+    [advice] = advice_messages(bot, pat)
+    assert advice.endswith(close) and saved not in advice
+    assert [e.checkin_id for e in await escalations(bot)] == [None]
+
+    kim = Person(5354, "Kim", language)
+    await onboard_in(bot, kim, "Berlin", language)
+    await bot.send(kim, "/checkin")
+    question = bot.screen(kim)
+    await bot.send(kim, fever)
+    [advice] = advice_messages(bot, kim)
+    assert advice.startswith("<b>⚠️")
+    assert bot.screen(kim).text.startswith(added)
+    assert question.buttons()  # the check-in's question is still there to answer
+
+
 async def test_outside_a_check_in_no_question_follows_advice_it_could_not_raise(
     bot: Harness, pat: Person
 ) -> None:
