@@ -2,7 +2,8 @@
 
     c:<checkin>:<step>:<option>   a tap on a question ('<' Back, '>' Done, 'x' Cancel)
     r:<checkin>:go|new            resume an open check-in, or start again
-    n:<checkin>:add|x|rm          add a note to a finished check-in, stop adding one, or remove it
+    n:<checkin>:add|x|rm[:<fp>]   add a note to a finished check-in, stop adding one, or remove it
+                                  (Remove carries a fingerprint of the note it showed)
     o:yes|no                      consent
     tz:<zone>|tz:?                a time zone (the short list, or a place offered for what was
                                   typed: any zone with a country), or "type it"
@@ -37,7 +38,7 @@ _ID = r"([1-9][0-9]{0,8})"
 in (a forged larger number is refused here, not by a database error)."""
 _CHECKIN = re.compile(rf"^c:{_ID}:([a-z_]{{1,24}}):([a-z0-9_<>+\-]{{1,24}})$")
 _RESUME = re.compile(rf"^r:{_ID}:(go|new)$")
-_NOTE = re.compile(rf"^n:{_ID}:(add|x|rm)$")
+_NOTE = re.compile(rf"^n:{_ID}:(add|x|rm)(?::([0-9a-f]{{8}}))?$")
 _REMINDER = re.compile(rf"^m:{_ID}:(go|s30|s60|s120|skip)$")
 _SETTINGS = re.compile(r"^s:([a-z]{1,8})(?::([a-z0-9]{1,16}))?$")
 _CARE_SET = re.compile(r"^g:(red|amber|week|miss|files):([0-9]{1,2})$")
@@ -72,6 +73,9 @@ class NoteTap:
     cancel: bool
     remove: bool = False
     """Remove the note the check-in has (offered when one is there already)."""
+    shown: str = ""
+    """Remove: the fingerprint of the note the button was shown with (``bot.notes.fingerprint``);
+    a note changed since is not removed."""
 
 
 @dataclass(frozen=True)
@@ -170,8 +174,8 @@ def encode(tap: Tap) -> str:
             data = f"c:{checkin_id}:{step}:{option}"
         case ResumeTap(checkin_id, restart):
             data = f"r:{checkin_id}:{'new' if restart else 'go'}"
-        case NoteTap(checkin_id, _, True):
-            data = f"n:{checkin_id}:rm"
+        case NoteTap(checkin_id, _, True, shown):
+            data = f"n:{checkin_id}:rm" + (f":{shown}" if shown else "")
         case NoteTap(checkin_id, cancel):
             data = f"n:{checkin_id}:{'x' if cancel else 'add'}"
         case ConsentTap(agree, nonce):
@@ -214,7 +218,7 @@ def decode(data: str | None) -> Tap | None:
     if m := _RESUME.match(data):
         return ResumeTap(int(m.group(1)), m.group(2) == "new")
     if m := _NOTE.match(data):
-        return NoteTap(int(m.group(1)), m.group(2) == "x", m.group(2) == "rm")
+        return NoteTap(int(m.group(1)), m.group(2) == "x", m.group(2) == "rm", m.group(3) or "")
     if m := _REMINDER.match(data):
         return ReminderTap(int(m.group(1)), m.group(2))
     if m := _SETTINGS.match(data):

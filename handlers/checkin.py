@@ -12,6 +12,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.awaiting import Expect
 from bot.checkin_service import Reply, Status
 from bot.findings import decode_codes
+from bot.notes import Removal
 from bot.text_intake import TextKind, TextOutcome
 from bot.triage import Tier
 from handlers import escalations, settings, views
@@ -137,21 +138,25 @@ async def note(update: Update, context: Context, data: NoteTap) -> None:
     services = context.services
     query = update.callback_query
     assert query is not None
-    user_id, chat_id, _ = who(update)
+    user_id, chat_id, language_code = who(update)
     catalog = services.catalog
     if data.remove:
-        lang = await services.notes.remove_note(user_id, data.checkin_id)
+        removed = await services.notes.remove_note(user_id, data.checkin_id, data.shown)
         await query.answer()
-        if lang is None:
-            await freeze(query, catalog.text("checkin.stale", "en"))
+        if removed is None:
+            await freeze(query, catalog.text("checkin.stale", catalog.language_for(language_code)))
             return
-        await freeze(query, catalog.text("note.removed", lang))
+        lang, removal = removed
+        key = "note.removed" if removal is Removal.REMOVED else "note.changed"
+        await freeze(query, catalog.text(key, lang))
         return
     if data.cancel:
-        await services.users.set_awaiting(user_id, None)
+        stopped = await services.notes.stop_note(user_id, data.checkin_id)
         await query.answer()
-        found = await services.notes.note_of(user_id, data.checkin_id)
-        lang, kept = found if found is not None else ("en", None)
+        if stopped is None:
+            await freeze(query, catalog.text("checkin.stale", catalog.language_for(language_code)))
+            return
+        lang, kept = stopped
         # The prompt's Cancel after a note was saved: the note stays, and it says so.
         await freeze(query, catalog.text("note.kept" if kept else "note.closed", lang))
         return

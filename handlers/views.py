@@ -16,6 +16,7 @@ from bot.checkin_service import CANCEL, Screen, Summary
 from bot.emergency import Call
 from bot.escalations import Advice, AlertJob
 from bot.findings import Code, encode_codes
+from bot.notes import fingerprint
 from bot.timezones import QUICK_ZONES
 from bot.triage import Tier
 from bot.users import ZoneResult
@@ -342,7 +343,8 @@ def note_prompt(catalog: Catalog, lang: str, checkin_id: int, note: str | None =
     keyboard = InlineKeyboardMarkup(
         [
             [_button(catalog.text("button.note_remove", lang),
-                     encode(NoteTap(checkin_id, cancel=False, remove=True)))],
+                     encode(NoteTap(checkin_id, cancel=False, remove=True,
+                                    shown=fingerprint(note))))],
             [_button(catalog.text("button.note_keep", lang),
                      encode(NoteTap(checkin_id, cancel=True)))],
         ]

@@ -36,6 +36,7 @@ def all_taps() -> list[object]:
         for option in [*options, "<", ">", "x", *([spec.none_option] if spec.none_option else [])]:
             taps.append(CheckinTap(BIGGEST_ID, step, option))
     taps += [ResumeTap(BIGGEST_ID, True), NoteTap(BIGGEST_ID, False), NoteTap(1, True)]
+    taps += [NoteTap(BIGGEST_ID, False, True, "0123abcd"), NoteTap(1, False, True)]
     # "Is this new?" about typed warning signs: one sign, and every sign at once.
     for codes in (frozenset({Code.SADDLE}), frozenset(Code)):
         for checkin_id in (None, BIGGEST_ID):

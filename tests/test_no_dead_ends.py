@@ -8,6 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from content.loader import default_catalog
 from db.models import CheckIn, User
 from tests.harness import Harness, Person, find_button, text_update
 from tests.test_checkin_flow import onboard, onboard_in
@@ -169,6 +170,43 @@ async def test_a_note_can_be_kept_changed_or_removed_and_old_buttons_say_what_is
     assert bot.screen(pat).text == "The note is removed. Your check-in is kept."
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(CheckIn.note))).all() == [None]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_old_note_buttons_never_act_on_a_newer_note_or_another_wait(
+    bot: Harness, language: str
+) -> None:
+    """An old "Remove the note" does not remove a note written after it was shown; an old
+    note "Cancel" does not end a wait the bot began since (here for a time zone)."""
+    t = default_catalog().text
+    pat = Person(6363, "Pat", language)
+    await onboard_in(bot, pat, "Berlin", language)
+    await bot.send(pat, "/checkin")
+    await bot.press(pat, "0", t("opt.symptoms.none", language), t("opt.warning.none", language))
+    await bot.press(pat, t("button.add_note", language))
+    first_prompt = bot.message_with(pat, t("button.cancel", language))
+    await bot.send(pat, "gardening all morning")
+    await bot.press(pat, t("button.add_note", language))
+    old_remove = bot.message_with(pat, t("button.note_remove", language))
+    await bot.send(pat, "sore after the garden centre")  # a new note replaces the first
+    await bot.tap(pat, find_button(old_remove, t("button.note_remove", language)), old_remove)
+    assert old_remove.text == t("note.changed", language)
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(CheckIn.note))).all() == [
+            "sore after the garden centre"
+        ]
+
+    await bot.send(pat, "/timezone")
+    await bot.press(pat, t("tz.other_button", language))
+    cancel = find_button(first_prompt, t("button.cancel", language))
+    await bot.tap(pat, cancel, first_prompt)
+    assert first_prompt.text == t("note.kept", language)
+    await bot.send(pat, "Tokyo")  # still the time zone the bot asked for, not a note
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.timezone)) == "Asia/Tokyo"
+        assert (await session.scalars(select(CheckIn.note))).all() == [
+            "sore after the garden centre"
+        ]
 
 
 def test_everything_the_bot_asks_to_type_has_a_handler_and_a_way_out() -> None:
