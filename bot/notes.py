@@ -47,15 +47,6 @@ class NoteService:
             user.awaiting = expect.note_for(checkin.id).encode()
             return Reply(Status.OK, user.language, checkin.id, note=checkin.note)
 
-    async def note_of(self, telegram_id: int, checkin_id: int) -> tuple[str, str | None] | None:
-        """(language, the note) of one's own check-in; None if it is not theirs."""
-        async with self.sessions.begin() as session:
-            found = await repo.owned_with_user(session, checkin_id, telegram_id)
-            if found is None:
-                return None
-            checkin, user = found
-            return user.language, checkin.note
-
     async def stop_note(self, telegram_id: int, checkin_id: int) -> tuple[str, str | None] | None:
         """The note prompt's Cancel or Keep: stop waiting for this check-in's note (only for it:
         a wait for something else asked since goes on). (language, the note kept), or None if
