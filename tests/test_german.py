@@ -6,6 +6,7 @@ the English says (same tier, same action, same number)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,24 @@ def _placeholders(text: str) -> set[str]:
 
 def _tags(text: str) -> list[str]:
     return re.findall(r"</?\w+>", text)
+
+
+def test_german_and_english_read_the_same_warning_signs_the_same_ways() -> None:
+    """The free-text reader of each language has words for every warning sign, the same loose
+    cues (asked about, never escalated) and the same ways of telling a message typed for the
+    patient: a sign read in one language and not the other fails here."""
+    import yaml
+
+    terms = {
+        lang: yaml.safe_load(
+            (Path(__file__).parents[1] / "content" / lang / "red_flag_terms.yaml").read_text(
+                encoding="utf-8"
+            )
+        )
+        for lang in ("en", "de")
+    }
+    for section in ("targets", "cues", "for_someone"):
+        assert set(terms["en"][section]) == set(terms["de"][section]), section
 
 
 def test_german_and_english_hold_the_same_messages_sources_and_placeholders() -> None:
