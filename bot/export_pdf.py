@@ -52,10 +52,10 @@ class PdfSpec:
 def report_spec(catalog: Catalog, engine: Engine, records: Records, chart: ChartSpec) -> PdfSpec:
     lang = records.language
     t = catalog.text
-    end = records.made_at.date().isoformat()
+    end = locale.full_date(records.made_at, lang)
     if records.since is not None:
-        period = t("export.pdf.period", lang, start=records.since.date().isoformat(), end=end,
-                   zone=records.zone)  # fmt: skip
+        start = locale.full_date(records.since, lang)
+        period = t("export.pdf.period", lang, start=start, end=end, zone=records.zone)
     else:
         period = t("export.pdf.period_all", lang, end=end, zone=records.zone)
     finished = records.finished
@@ -85,7 +85,7 @@ def report_spec(catalog: Catalog, engine: Engine, records: Records, chart: Chart
         )
         tables.append(Table(t(f"export.col.{column}", lang), rows))
     escalations = tuple(
-        f"{e.at:%Y-%m-%d %H:%M}  {t(f'export.tier.{e.tier}', lang)}"
+        f"{locale.full_date_and_time(e.at, lang)}  {t(f'export.tier.{e.tier}', lang)}"
         + (f"  ({finding_labels(catalog, lang, e.findings)})" if e.findings else "")
         for e in records.escalations()
     ) or (t("export.pdf.no_escalations", lang),)
@@ -95,7 +95,7 @@ def report_spec(catalog: Catalog, engine: Engine, records: Records, chart: Chart
         text = " ".join((record.note or "").split())
         if len(text) > NOTE_CHARS:
             text = text[: NOTE_CHARS - 1].rstrip() + "… " + t("export.pdf.shortened", lang)
-        notes.append(f"{record.started:%Y-%m-%d}  {text}")
+        notes.append(f"{locale.full_date(record.started, lang)}  {text}")
     if len(noted) > MAX_NOTES:
         notes.append(catalog.plural("export.pdf.more_notes", lang, len(noted) - MAX_NOTES))
     return PdfSpec(
@@ -105,7 +105,7 @@ def report_spec(catalog: Catalog, engine: Engine, records: Records, chart: Chart
         summary_title=t("export.pdf.summary", lang),
         summary=tuple(summary),
         chart=chart if finished else None,
-        how_often_title=t("export.pdf.how_often", lang, count=len(finished)),
+        how_often_title=catalog.plural("export.pdf.how_often", lang, len(finished)),
         tables=tuple(tables),
         escalations_title=t("export.pdf.escalations", lang),
         escalations=escalations,

@@ -15,7 +15,7 @@ from bot.invites import Accepted, InviteProblem
 from content.loader import Catalog
 from handlers import views
 from handlers.callback_data import CareTap, HistoryTap, encode
-from handlers.common import edit, message_of, who
+from handlers.common import edit, language_of, message_of, who
 from handlers.context import Context
 from handlers.data import export_formats
 
@@ -79,11 +79,13 @@ def overview_screen(catalog: Catalog, overview: Overview) -> tuple[str, InlineKe
 async def caregivers_command(update: Update, context: Context) -> None:
     """/caregivers: who can see my check-ins, what they receive, who looked."""
     services = context.services
-    user_id, _, _ = who(update)
+    user_id, _, language_code = who(update)
     overview = await services.caregivers.overview(user_id)
     message = message_of(update)
     if overview is None:
-        await message.reply_text(services.catalog.text("consent.needed", "en"))
+        person = await services.users.get(user_id)
+        lang = language_of(services.catalog, person, language_code)
+        await message.reply_text(services.catalog.text("consent.needed", lang))
         return
     text, keyboard = overview_screen(services.catalog, overview)
     await message.reply_text(text, reply_markup=keyboard)
@@ -95,7 +97,7 @@ async def start_with_token(update: Update, context: Context, token: str) -> None
     catalog = services.catalog
     user = update.effective_user
     user_id, chat_id, language_code = who(update)
-    lang = catalog.language_for(language_code)
+    lang = language_of(catalog, await services.users.get(user_id), language_code)
     preview = await services.invites.preview(
         user_id, chat_id, lang, user.first_name if user else None, token
     )
@@ -121,8 +123,13 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
     query = update.callback_query
     assert query is not None
     user_id, chat_id, language_code = who(update)
-    lang = catalog.language_for(language_code)
     care = services.caregivers
+    if data.action in ("stop", "stopy", "pat"):
+        await _following(update, context, data)
+        return
+    # The saved language of someone known; before /start, their Telegram app's.
+    person = await services.users.get(user_id)
+    lang = language_of(catalog, person, language_code)
 
     if data.action == "acc" and data.target is not None:
         outcome = await services.invites.accept(user_id, data.target)
@@ -133,9 +140,6 @@ async def tap(update: Update, context: Context, data: CareTap) -> None:
                 await _notify(context, outcome)
         else:
             await edit(query, catalog.text(f"cg.invite_{outcome.value}", lang))
-        return
-    if data.action in ("stop", "stopy", "pat"):
-        await _following(update, context, data)
         return
     if data.action == "dl" and data.target is not None:
         await query.answer()
@@ -224,7 +228,7 @@ async def patients_command(update: Update, context: Context) -> None:
     catalog = services.catalog
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else catalog.language_for(language_code)
+    lang = language_of(catalog, person, language_code)
     text, keyboard = await _patients_screen(context, user_id, lang)
     await message_of(update).reply_text(text, reply_markup=keyboard)
 
@@ -237,7 +241,7 @@ async def _following(update: Update, context: Context, data: CareTap) -> None:
     assert query is not None
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else catalog.language_for(language_code)
+    lang = language_of(catalog, person, language_code)
     await query.answer()
     if data.action == "pat" or data.target is None:
         text, keyboard = await _patients_screen(context, user_id, lang)

@@ -17,7 +17,16 @@ from bot.text_intake import TextKind, TextOutcome
 from bot.triage import Tier
 from handlers import escalations, settings, views
 from handlers.callback_data import CheckinTap, FindingTap, NoteTap, ResumeTap
-from handlers.common import Markup, answer_quietly, edit, freeze, message_of, unparsed, who
+from handlers.common import (
+    Markup,
+    answer_quietly,
+    edit,
+    freeze,
+    language_of_user,
+    message_of,
+    unparsed,
+    who,
+)
 from handlers.context import Context
 from handlers.onboarding import zone_typed
 
@@ -44,11 +53,12 @@ _TOASTS = {
 async def checkin_command(update: Update, context: Context) -> None:
     """/checkin: start a check-in, or offer to carry on with the open one."""
     services = context.services
-    user_id, chat_id, _ = who(update)
+    user_id, chat_id, language_code = who(update)
     reply = await services.checkins.start(user_id)
     message = message_of(update)
     if reply.status is Status.NO_CONSENT:
-        await message.reply_text(services.catalog.text("consent.needed", reply.language))
+        lang = await language_of_user(context, user_id, language_code)
+        await message.reply_text(services.catalog.text("consent.needed", lang))
         return
     if reply.status is Status.RESUME_OFFER and reply.checkin_id is not None:
         text, keyboard = views.resume_offer(services.catalog, reply.language, reply.checkin_id)
@@ -209,7 +219,7 @@ async def edited_text(update: Update, context: Context) -> None:
     )
     if outcome.kind is TextKind.NOTHING:
         if outcome.unread:
-            lang = await _language_of(context, user_id, language_code)
+            lang = await language_of_user(context, user_id, language_code)
             await message.reply_text(services.catalog.text("text.read_failed", lang))
         return
     if outcome.kind in (TextKind.NO_CONSENT, TextKind.TYPED_INPUT, TextKind.TOO_LONG):
@@ -228,7 +238,7 @@ async def command_words(update: Update, context: Context) -> None:
     user_id, chat_id, language_code = who(update)
     outcome = await context.services.text.receive(user_id, words, signs_only=True)
     if outcome.unread:
-        lang = await _language_of(context, user_id, language_code)
+        lang = await language_of_user(context, user_id, language_code)
         await message.reply_text(context.services.catalog.text("text.read_failed", lang))
         return
     if outcome.advice is None and outcome.kind is not TextKind.ASK:
@@ -250,14 +260,8 @@ def _after_command(message: Message) -> str:
 async def not_words(update: Update, context: Context) -> None:
     """A voice message, sticker or picture without words: say so, with the safety line."""
     user_id, _, language_code = who(update)
-    lang = await _language_of(context, user_id, language_code)
+    lang = await language_of_user(context, user_id, language_code)
     await message_of(update).reply_text(context.services.catalog.text("text.only_words", lang))
-
-
-async def _language_of(context: Context, user_id: int, language_code: str | None) -> str:
-    """The language the person chose, or else the one their Telegram app uses."""
-    person = await context.services.users.get(user_id)
-    return person.language if person else context.services.catalog.language_for(language_code)
 
 
 async def _after_text(
@@ -320,10 +324,11 @@ async def finding(update: Update, context: Context, data: FindingTap) -> None:
     services = context.services
     query = update.callback_query
     assert query is not None
-    user_id, chat_id, _ = who(update)
+    user_id, chat_id, language_code = who(update)
     codes = decode_codes(data.codes)
     if not codes:
-        await query.answer(services.catalog.text("error.callback", "en"))
+        lang = await language_of_user(context, user_id, language_code)
+        await query.answer(services.catalog.text("error.callback", lang))
         return
     outcome = await services.text.confirm(user_id, codes, data.checkin_id, data.is_new)
     if outcome.advice is not None:

@@ -13,6 +13,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot import updates
 from bot.flood import Verdict
+from bot.users import Person
+from content.loader import Catalog
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,17 @@ async def gate(update: object, context: Context) -> None:
         raise ApplicationHandlerStop
     # A repeat of an update processed before is found out by its first transaction, which
     # rolls back (bot/updates.py); handlers/errors.py then drops it quietly.
+
+
+def language_of(catalog: Catalog, person: Person | None, language_code: str | None) -> str:
+    """The person's saved language; before there is one (no /start yet), their Telegram app's."""
+    return person.language if person is not None else catalog.language_for(language_code)
+
+
+async def language_of_user(context: Context, user_id: int, language_code: str | None) -> str:
+    """``language_of`` the person with this Telegram id, looked up."""
+    services = context.services
+    return language_of(services.catalog, await services.users.get(user_id), language_code)
 
 
 def who(update: Update) -> tuple[int, int, str | None]:

@@ -11,7 +11,7 @@ from bot.chart import ChartUnavailable
 from bot.export import FORMATS, ExportTooBig
 from content.loader import Catalog
 from handlers.callback_data import DataTap, ExportTap, encode
-from handlers.common import edit, message_of, who
+from handlers.common import edit, language_of, message_of, who
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ async def export_command(update: Update, context: Context) -> None:
     catalog = services.catalog
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else catalog.language_for(language_code)
+    lang = language_of(catalog, person, language_code)
     if person is None or not person.consented:
         await message_of(update).reply_text(catalog.text("data.nothing", lang))
         return
@@ -65,7 +65,7 @@ async def export_tap(update: Update, context: Context, data: ExportTap) -> None:
     assert query is not None
     user_id, chat_id, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else catalog.language_for(language_code)
+    lang = language_of(catalog, person, language_code)
     await query.answer()
     if data.patient_id is None and (person is None or not person.consented):
         await edit(query, catalog.text("data.nothing", lang))
@@ -96,7 +96,10 @@ async def export_tap(update: Update, context: Context, data: ExportTap) -> None:
         await context.bot.send_message(chat_id, catalog.text("data.nothing", lang))
         return
     caption = f"export.caption.{export.fmt}" + ("_all" if export.include_all else "")
-    text = catalog.text(caption, lang, rows=export.rows)
+    if caption == "export.caption.pdf":  # the PDF counts finished check-ins: "1 check-in"
+        text = catalog.plural(caption, lang, export.rows)
+    else:
+        text = catalog.text(caption, lang, rows=export.rows)
     if export.whose:
         text = catalog.text("export.caption_of", lang, name=export.whose, rows=export.rows)
     await context.bot.send_document(
@@ -110,7 +113,7 @@ async def delete_command(update: Update, context: Context) -> None:
     catalog = services.catalog
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else catalog.language_for(language_code)
+    lang = language_of(catalog, person, language_code)
     nonce = await services.users.new_nonce(user_id) if person else None
     if person is None or nonce is None:
         await message_of(update).reply_text(catalog.text("data.nothing", lang))
@@ -135,7 +138,7 @@ async def tap(update: Update, context: Context, data: DataTap) -> None:
     assert query is not None
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else catalog.language_for(language_code)
+    lang = language_of(catalog, person, language_code)
     await query.answer()
     if not data.delete:
         await edit(query, catalog.text("data.kept", lang))

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.history import PERIODS, chart_spec, has_finished, text_messages
 from handlers.callback_data import HistoryTap, encode
-from handlers.common import who
+from handlers.common import language_of, who
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,14 @@ async def show(
 
 async def history_command(update: Update, context: Context) -> None:
     """/history: the last 7 days, with buttons for 30 and 90."""
-    user_id, chat_id, _ = who(update)
+    user_id, chat_id, language_code = who(update)
     if not await show(context, user_id, chat_id, None, PERIODS[0]):
         message = update.effective_message
         if message is not None:
-            await message.reply_text(context.services.catalog.text("consent.needed", "en"))
+            services = context.services
+            person = await services.users.get(user_id)
+            lang = language_of(services.catalog, person, language_code)
+            await message.reply_text(services.catalog.text("consent.needed", lang))
 
 
 async def tap(update: Update, context: Context, data: HistoryTap) -> None:
@@ -95,7 +98,8 @@ async def tap(update: Update, context: Context, data: HistoryTap) -> None:
     if data.days not in PERIODS or not await show(
         context, user_id, chat_id, data.patient_id, data.days
     ):
-        lang = context.services.catalog.language_for(language)
-        await query.answer(context.services.catalog.text("history.denied", lang))
+        services = context.services
+        lang = language_of(services.catalog, await services.users.get(user_id), language)
+        await query.answer(services.catalog.text("history.denied", lang))
         return
     await query.answer()

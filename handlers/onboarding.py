@@ -8,7 +8,7 @@ from telegram.constants import ChatType
 from bot import awaiting as expect
 from handlers import stop, views
 from handlers.callback_data import ConsentTap, ProfileTap, ZoneTap
-from handlers.common import edit, message_of, who
+from handlers.common import edit, language_of, message_of, who
 from handlers.context import Context
 
 
@@ -43,12 +43,13 @@ async def consent(update: Update, context: Context, tap: ConsentTap) -> None:
     await query.answer()
     if not await services.users.take_nonce(user_id, tap.nonce):
         # An old consent button (for example from before /delete): nothing is recorded.
-        lang = services.catalog.language_for(language)
+        lang = language_of(services.catalog, await services.users.get(user_id), language)
         await edit(query, services.catalog.text("confirm.stale_consent", lang))
         return
     if not tap.agree:
+        # In the language the question was asked in (saved at /start), before it is deleted.
+        lang = language_of(services.catalog, await services.users.get(user_id), language)
         await services.users.decline(user_id)
-        lang = services.catalog.language_for(language)
         await edit(query, services.catalog.text("start.declined", lang))
         return
     person = await services.users.consent(user_id, chat_id, language, _first_name(update))
@@ -61,11 +62,12 @@ async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
     services = context.services
     query = update.callback_query
     assert query is not None
-    user_id, _, _ = who(update)
+    user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
     await query.answer()
     if person is None or not person.consented:
-        await edit(query, services.catalog.text("consent.needed", "en"))
+        lang = language_of(services.catalog, person, language_code)
+        await edit(query, services.catalog.text("consent.needed", lang))
         return
     if tap.zone is None:
         await services.users.set_awaiting(user_id, expect.TIMEZONE)
@@ -100,13 +102,16 @@ async def profile(update: Update, context: Context, tap: ProfileTap) -> None:
     services = context.services
     query = update.callback_query
     assert query is not None
-    user_id, chat_id, _ = who(update)
+    user_id, chat_id, language_code = who(update)
     person = await services.users.set_profile(
         user_id, views.PROFILE_FIELD[tap.field], _ANSWERS[tap.answer]
     )
     await query.answer()
     if person is None:
-        await edit(query, services.catalog.text("consent.needed", "en"))
+        # Not stored: no such person, or no consent. Their saved language if there is one.
+        known = await services.users.get(user_id)
+        lang = language_of(services.catalog, known, language_code)
+        await edit(query, services.catalog.text("consent.needed", lang))
         return
     lang = person.language
     label = services.catalog.text(f"profile.{_LABELS[tap.answer]}", lang)
@@ -172,10 +177,11 @@ async def zone_typed(update: Update, context: Context, text: str, language: str)
 async def timezone_command(update: Update, context: Context) -> None:
     """/timezone: change the time zone."""
     services = context.services
-    user_id, _, _ = who(update)
+    user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
     if person is None or not person.consented:
-        await message_of(update).reply_text(services.catalog.text("consent.needed", "en"))
+        lang = language_of(services.catalog, person, language_code)
+        await message_of(update).reply_text(services.catalog.text("consent.needed", lang))
         return
     text, keyboard = views.zones(services.catalog, person.language, "tz.choose")
     await message_of(update).reply_text(text, reply_markup=keyboard)

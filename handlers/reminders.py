@@ -13,7 +13,7 @@ from bot.sweep import Kind, Outgoing, Result, SendResult
 from content.loader import Catalog
 from handlers import views
 from handlers.callback_data import ReminderTap, encode
-from handlers.common import edit, freeze, unparsed, who
+from handlers.common import edit, freeze, language_of, unparsed, who
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,9 @@ async def tap(update: Update, context: Context, data: ReminderTap) -> None:
     catalog = services.catalog
     query = update.callback_query
     assert query is not None
-    user_id, _, _ = who(update)
+    user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else "en"
+    lang = language_of(catalog, person, language_code)
     if not await services.reminders.owns_delivery(user_id, data.delivery_id):
         await query.answer(catalog.text("reminder.gone", lang))
         return

@@ -15,7 +15,7 @@ from telegram import (
 )
 
 from bot import awaiting as expect
-from bot import schedule
+from bot import locale, schedule
 from bot.emergency import call_for, read_number
 from bot.reminders import PAUSE_DAYS, QUICK_TIMES, ReminderView
 from bot.timezones import local_time, zone_at
@@ -23,7 +23,7 @@ from bot.users import Person
 from content.loader import Catalog
 from handlers import views
 from handlers.callback_data import SettingsTap, encode
-from handlers.common import edit, message_of, who
+from handlers.common import edit, language_of, message_of, who
 from handlers.context import Context
 
 Rendered = tuple[str, InlineKeyboardMarkup]
@@ -65,13 +65,16 @@ def menu(
             lines.append(t("settings.off", lang))
         else:
             if view.paused_until:
-                lines.append(t("settings.paused", lang, date=view.paused_until.isoformat()))
+                today = now.astimezone(ZoneInfo(view.zone)).date()
+                until = locale.coming_day(view.paused_until, lang, today)
+                lines.append(t("settings.paused", lang, date=until))
             if view.times:
                 lines.append(
                     t("settings.next", lang, next=views.when(catalog, lang, view.next_local))
                 )
         if view.nudge_minutes:
-            lines.append(t("settings.nudge_on", lang, hours=f"{view.nudge_minutes / 60:g}"))
+            hours = locale.plain_number(view.nudge_minutes / 60, lang)
+            lines.append(t("settings.nudge_on", lang, hours=hours))
         else:
             lines.append(t("settings.nudge_off", lang))
     call = call_for(person.emergency_number, person.timezone, catalog.emergency_numbers)
@@ -223,11 +226,12 @@ def parse_date(text: str, today: date) -> date | None:
 async def settings_command(update: Update, context: Context) -> None:
     """/settings: what is set now, with a button for each change."""
     services = context.services
-    user_id, _, _ = who(update)
+    user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
     message = message_of(update)
     if person is None or not person.consented:
-        await message.reply_text(services.catalog.text("consent.needed", "en"))
+        lang = language_of(services.catalog, person, language_code)
+        await message.reply_text(services.catalog.text("consent.needed", lang))
         return
     if person.timezone is None:
         text, keyboard = views.zones(services.catalog, person.language, "settings.need_zone")
@@ -245,10 +249,12 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
     reminders = services.reminders
     query = update.callback_query
     assert query is not None
-    user_id, chat_id, _ = who(update)
+    user_id, chat_id, language_code = who(update)
     person = await services.users.get(user_id)
     if person is None or not person.consented:
-        await query.answer(catalog.text("consent.needed", "en"))
+        await query.answer(
+            catalog.text("consent.needed", language_of(catalog, person, language_code))
+        )
         return
     lang = person.language
     await query.answer()
@@ -330,13 +336,13 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
             view = await reminders.toggle_weekday(user_id, int(arg))
     elif action == "p" and arg is not None and arg.isdigit() and int(arg) in PAUSE_DAYS:
         zone = ZoneInfo(view.zone if view else person.timezone or "UTC")
-        until = now.astimezone(zone).date() + timedelta(days=int(arg))
+        today = now.astimezone(zone).date()
+        until = today + timedelta(days=int(arg))
         view = await reminders.pause(user_id, until)
         if view is not None:
             nxt = views.when(catalog, lang, view.next_local)
-            await edit(
-                query, catalog.text("settings.paused_done", lang, date=until.isoformat(), next=nxt)
-            )
+            shown = locale.coming_day(until, lang, today)
+            await edit(query, catalog.text("settings.paused_done", lang, date=shown, next=nxt))
             return
     elif action == "resume":
         view = await reminders.resume(user_id)
@@ -390,9 +396,8 @@ async def pause_date_typed(update: Update, context: Context, text: str, language
     await services.users.set_awaiting(user_id, None)
     view = await services.reminders.pause(user_id, until)
     nxt = views.when(catalog, language, view.next_local if view else None)
-    await message.reply_text(
-        catalog.text("settings.paused_done", language, date=until.isoformat(), next=nxt)
-    )
+    shown = locale.coming_day(until, language, today)
+    await message.reply_text(catalog.text("settings.paused_done", language, date=shown, next=nxt))
 
 
 async def number_typed(update: Update, context: Context, text: str, language: str) -> None:
@@ -411,13 +416,21 @@ async def number_typed(update: Update, context: Context, text: str, language: st
 
 
 async def location(update: Update, context: Context) -> None:
-    """A shared location: find the time zone offline, keep nothing of the place."""
+    """A shared location: find the time zone offline, keep nothing of the place. Then on, as
+    after a zone tapped or typed: the profile questions (once), then the reminder offer."""
+    from handlers.onboarding import after_zone
+
     services = context.services
     catalog = services.catalog
-    user_id, _, _ = who(update)
+    user_id, _, language_code = who(update)
     message = message_of(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else "en"
+    lang = language_of(catalog, person, language_code)
+    if person is None or not person.consented:
+        await message.reply_text(
+            catalog.text("consent.needed", lang), reply_markup=ReplyKeyboardRemove()
+        )
+        return
     place = message.location
     zone = zone_at(place.latitude, place.longitude) if place else None
     result = await services.users.set_timezone(user_id, zone) if zone else None
@@ -430,3 +443,4 @@ async def location(update: Update, context: Context) -> None:
         views.zone_saved(catalog, lang, result),
         reply_markup=ReplyKeyboardRemove(),
     )
+    await after_zone(context, user_id, lang)

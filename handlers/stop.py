@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 
 from bot.awaiting import Expect
 from bot.checkin_service import Status
-from handlers.common import message_of, who
+from handlers.common import language_of, message_of, who
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ async def cancel_command(update: Update, context: Context) -> None:
     catalog = services.catalog
     user_id, chat_id, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else catalog.language_for(language_code)
+    lang = language_of(catalog, person, language_code)
     message = message_of(update)
     if person is not None and person.awaiting is not None:
         await services.users.set_awaiting(user_id, None)
@@ -72,7 +72,7 @@ async def unknown_command(update: Update, context: Context) -> None:
     services = context.services
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
-    lang = person.language if person else services.catalog.language_for(language_code)
+    lang = language_of(services.catalog, person, language_code)
     await message_of(update).reply_text(services.catalog.text("command.unknown", lang))
 
 
@@ -83,7 +83,7 @@ async def help_here(update: Update, context: Context) -> str | None:
     user_id, _, language_code = who(update)
     person = await services.users.get(user_id)
     if person is None or not person.consented:
-        lang = person.language if person else services.catalog.language_for(language_code)
+        lang = language_of(services.catalog, person, language_code)
         return services.catalog.text("help.now_start", lang)
     if person.awaiting is not None and person.awaiting.what is not Expect.INVITE:
         return services.catalog.text("help.now_typing", person.language)
