@@ -310,8 +310,8 @@ async def test_a_warning_sign_added_by_editing_a_message_gets_its_advice(
 async def test_words_typed_after_a_command_are_read_for_warning_signs(
     bot: Harness, language: str, sign: str, emergency: str, calm: str, fever: str, urgent: str
 ) -> None:
-    """"/checkin since this morning I can't pee": the words after a command (a known one or a
-    mistyped one) get their advice before the command runs; after emergency advice nothing
+    """Words after a command ("/checkin since this morning I can't pee"), a known one or a
+    mistyped one, get their advice before the command runs; after emergency advice nothing
     follows. Calm words leave the command to answer; urgent advice comes before its question."""
     for n, command in enumerate(("/checkin", "/chekin")):
         pat = Person(5250 + n, "Pat", language)
