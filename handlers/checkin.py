@@ -299,7 +299,7 @@ async def _after_text(
     elif kept is TextKind.ADDED_TO_LAST:
         reply_id = "text.noted"
     else:
-        reply_id = "help"
+        reply_id = "text.not_kept"  # short: where words are kept, and how to start
     reply = catalog.text(reply_id, lang)
     if lang not in catalog.red_flag_sources or lang in catalog.red_flag_drafts:
         # Words in this language are not read for warning signs yet (or may be missed): said

@@ -145,6 +145,7 @@ async def test_german_words_are_read_and_german_speakers_told_some_may_be_missed
     assert advice and "112" in advice[-1]
     await bot.send(greta, "heute war ein ruhiger tag")
     assert bot.screen(greta).text.startswith(CATALOG.text("text.partly_read", "de"))
+    assert bot.screen(greta).text.endswith(CATALOG.text("text.not_kept", "de"))  # short
 
 
 def test_the_german_development_corpus_meets_the_targets() -> None:

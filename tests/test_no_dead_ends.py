@@ -107,6 +107,16 @@ async def test_an_unknown_command_gets_a_reply(bot: Harness, pat: Person) -> Non
     assert bot.screen(pat).text == "I don't know that command. /help lists what I can do."
 
 
+async def test_text_out_of_the_blue_gets_a_short_reply(bot: Harness, pat: Person) -> None:
+    """Not the whole command list: where typed words are kept, and how to start."""
+    await onboard(bot, pat)
+    await bot.send(pat, "lovely weather today")
+    assert bot.screen(pat).text == (
+        "I keep typed words with a check-in, and none is open now. To note how you are, send "
+        "/checkin. /help lists what I can do."
+    )
+
+
 async def test_help_says_where_the_person_is(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/help")
