@@ -107,6 +107,22 @@ async def test_an_unknown_command_gets_a_reply(bot: Harness, pat: Person) -> Non
     assert bot.screen(pat).text == "I don't know that command. /help lists what I can do."
 
 
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_during_set_up_help_and_cancel_say_what_is_left_to_do(
+    bot: Harness, language: str
+) -> None:
+    t = default_catalog().text
+    pat = Person(6565, "Pat", language)
+    await bot.send(pat, "/start")
+    await bot.press(pat, t("start.consent_button", language))
+    await bot.send(pat, "/help")
+    assert bot.screen(pat).text.startswith(t("help.now_zone", language))
+    await bot.send(pat, "/cancel")
+    assert bot.screen(pat).text == t("cancel.onboarding", language)
+    async with bot.services.sessions() as session:  # the consent stays; no zone was guessed
+        assert (await session.scalars(select(User.timezone))).all() == [None]
+
+
 async def test_text_out_of_the_blue_gets_a_short_reply(bot: Harness, pat: Person) -> None:
     """Not the whole command list: where typed words are kept, and how to start."""
     await onboard(bot, pat)
@@ -127,7 +143,10 @@ async def test_help_says_where_the_person_is(bot: Harness, pat: Person) -> None:
     assert "/cancel" in bot.screen(pat).text
 
 
-async def test_added_to_a_group_it_explains_once_and_leaves(bot: Harness, pat: Person) -> None:
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_added_to_a_group_it_explains_once_and_leaves(bot: Harness, language: str) -> None:
+    t = default_catalog().text
+    pat = Person(6464, "Pat", language)
     group = {"id": -100600, "type": "group", "title": "Family"}
     member = {"user": {"id": 99, "is_bot": True, "first_name": "Bot"}}
     update = {
@@ -141,17 +160,18 @@ async def test_added_to_a_group_it_explains_once_and_leaves(bot: Harness, pat: P
         },
     }
     await bot.process(update)
-    [said] = bot.api.texts_sent(-100600)
-    assert "only work in private chats" in said and "leaving this group" in said
+    assert bot.api.texts_sent(-100600) == [t("group.leaving", language)]
     [left] = bot.api.calls_of("leaveChat")
     assert int(left.params["chat_id"]) == -100600
     async with bot.services.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 0
     # A message that was already on its way gets the one-line notice; nothing is stored.
     await bot.process(text_update(pat, "/checkin", chat=group))
-    assert "private chat" in bot.api.texts_sent(-100600)[-1]
-    async with bot.services.sessions() as session:
+    assert bot.api.texts_sent(-100600)[-1] == t("private.only", language)
+    await bot.process(text_update(pat, "my legs have gone numb", chat=group))
+    async with bot.services.sessions() as session:  # nothing from a group is stored
         assert await session.scalar(select(func.count()).select_from(User)) == 0
+        assert await session.scalar(select(func.count()).select_from(CheckIn)) == 0
 
 
 async def test_a_note_can_be_kept_changed_or_removed_and_old_buttons_say_what_is_true(
