@@ -6,12 +6,15 @@ import gzip
 import logging
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
+
+from babel.dates import get_timezone_location
 
 from bot.emergency import canonical, zone_countries
 from content.loader import LOCALES, babel_locale
@@ -30,11 +33,30 @@ QUICK_ZONES: tuple[str, ...] = (
 )
 """Offered as buttons; anything else can be typed."""
 
-_OFFSET = re.compile(r"^(?:utc|gmt)?\s*([+-])\s*(\d{1,2})(?:[:.h]?(\d{2}))?$")
+_OFFSET = re.compile(r"^(utc|gmt)?([+-])(\d{1,2})(?:[:h]?(\d{2})|[.,](\d{1,2}))?$")
+"""A UTC offset, spaces taken out: "+2", "UTC-5", "gmt+1", "+05:30", "+0530", "+5h30", and half
+and quarter hours in decimals ("+5.5", "UTC+5,5", "+8.75")."""
+
+_SIGNS = str.maketrans(
+    {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-",
+     "\ufe63": "-", "\uff0d": "-", "\ufe62": "+", "\uff0b": "+"}
+)  # fmt: skip
+"""Minus and plus signs as phones and word processors type them: the typographic minus (U+2212),
+en and em dashes, hyphens, full-width and small signs."""
+
+_GMT = ("Europe/London", "Europe/Dublin", "Europe/Lisbon", "Atlantic/Reykjavik", "Africa/Accra")
+_WESTERN_EUROPE = ("Europe/Lisbon", "Atlantic/Canary", "Europe/London", "Europe/Dublin")
+_CENTRAL_EUROPE = ("Europe/Berlin", "Europe/Paris", "Europe/Madrid", "Europe/Rome")
+_GERMAN_SPEAKING = ("Europe/Berlin", "Europe/Vienna", "Europe/Zurich")
+_EASTERN_EUROPE = (
+    "Europe/Athens", "Europe/Helsinki", "Europe/Kyiv", "Europe/Bucharest", "Europe/Sofia"
+)  # fmt: skip
 
 ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     # An abbreviation names an offset, not a place: summer time would be lost, so it is only
-    # ever a question, answered by picking the place.
+    # ever a question, answered by picking the place. GMT too: it is the UK's winter time, and
+    # taken as UTC a reminder in London would come an hour off all summer.
+    "gmt": _GMT,
     "est": ("America/New_York", "America/Toronto"),
     "edt": ("America/New_York", "America/Toronto"),
     "et": ("America/New_York", "America/Toronto"),
@@ -47,17 +69,28 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "pdt": ("America/Los_Angeles", "America/Vancouver"),
     "pt": ("America/Los_Angeles", "America/Vancouver"),
     "akst": ("America/Anchorage",),
+    "akdt": ("America/Anchorage",),
     "hst": ("Pacific/Honolulu",),
-    "ast": ("America/Halifax",),
+    "ast": ("America/Halifax", "Asia/Riyadh"),  # Atlantic, and Arabia Standard Time
+    "adt": ("America/Halifax",),
     "nst": ("America/St_Johns",),
-    "bst": ("Europe/London",),
-    "ist": ("Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem"),
-    "wet": ("Europe/Lisbon",),
-    "cet": ("Europe/Berlin", "Europe/Paris", "Europe/Madrid", "Europe/Rome"),
-    "cest": ("Europe/Berlin", "Europe/Paris", "Europe/Madrid", "Europe/Rome"),
-    "mez": ("Europe/Berlin", "Europe/Vienna", "Europe/Zurich"),
-    "mesz": ("Europe/Berlin", "Europe/Vienna", "Europe/Zurich"),
-    "eet": ("Europe/Athens", "Europe/Helsinki", "Europe/Kyiv"),
+    "ndt": ("America/St_Johns",),
+    "bst": ("Europe/London", "Asia/Dhaka"),  # British Summer, and Bangladesh Standard Time
+    "ist": ("Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem"),  # India, Irish, Israel
+    "wet": _WESTERN_EUROPE,
+    "west": _WESTERN_EUROPE,  # not "Australia/West", the alias of Perth
+    "wez": _WESTERN_EUROPE,  # Westeuropäische Zeit
+    "wesz": _WESTERN_EUROPE,  # Westeuropäische Sommerzeit
+    "cet": _CENTRAL_EUROPE,
+    "cest": _CENTRAL_EUROPE,
+    "met": _CENTRAL_EUROPE,  # not tzdata's old zone MET, now Brussels
+    "mest": _CENTRAL_EUROPE,
+    "mez": _GERMAN_SPEAKING,  # Mitteleuropäische Zeit
+    "mesz": _GERMAN_SPEAKING,  # Mitteleuropäische Sommerzeit
+    "eet": _EASTERN_EUROPE,
+    "eest": _EASTERN_EUROPE,
+    "oez": _EASTERN_EUROPE,  # Osteuropäische Zeit
+    "oesz": _EASTERN_EUROPE,  # Osteuropäische Sommerzeit
     "msk": ("Europe/Moscow",),
     "jst": ("Asia/Tokyo",),
     "kst": ("Asia/Seoul",),
@@ -66,12 +99,21 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "aest": ("Australia/Sydney", "Australia/Melbourne", "Australia/Brisbane"),
     "aedt": ("Australia/Sydney", "Australia/Melbourne"),
     "acst": ("Australia/Adelaide", "Australia/Darwin"),
+    "acdt": ("Australia/Adelaide",),
     "awst": ("Australia/Perth",),
     "nzst": ("Pacific/Auckland",),
     "nzdt": ("Pacific/Auckland",),
     "sast": ("Africa/Johannesburg",),
 }
 """Common abbreviations, and the places they may mean."""
+
+SPELLED_OUT: dict[str, str] = {
+    # What people type for an abbreviation in ABBREVIATIONS. tzdata's GMT0 is UTC too, with the
+    # same summer hour lost in the UK ("GMT+0" and "GMT-0" are read as offsets, to the same end).
+    "greenwich mean time": "gmt", "gmt0": "gmt",
+    "mitteleuropäische zeit": "mez", "mitteleuropäische sommerzeit": "mesz",
+}  # fmt: skip
+"""Spelled-out abbreviations -> the abbreviation (asked about as it)."""
 
 CITY_NAMES: dict[str, str] = {
     # Cities people name that are not the city of an IANA zone, in their common spellings.
@@ -190,35 +232,65 @@ def zones_at_offset(minutes: int, now: datetime) -> tuple[str, ...]:
     return tuple(sorted(found, key=lambda z: (z not in QUICK_ZONES, z)))
 
 
+def read_offset(text: str, now: datetime) -> ZoneReading | None:
+    """A typed UTC offset, or None when ``text`` is not one. Signs as phones type them ("UTC−5"
+    with a typographic minus), "GMT+1" as "UTC+1", hours and minutes ("+5:30", "+0530", "+5h30")
+    or decimals ("+5.5", "UTC+5,5", "+5.75"). Whole hours are kept as the offset, with the places
+    on it offered (they follow summer time, the offset does not); half and quarter hours are
+    places only; an offset no place has, or none at all, is nothing (an empty reading). GMT+0 is
+    the question GMT is."""
+    match = _OFFSET.match("".join(text.lower().translate(_SIGNS).split()))
+    if match is None:
+        return None
+    prefix, sign, hours = match.group(1), match.group(2), int(match.group(3))
+    minutes = int(match.group(4) or 0)
+    if match.group(5):  # decimals: ".5" and ".50" are half an hour, ".30" is 30 minutes
+        digits = match.group(5)
+        if len(digits) == 1:
+            minutes = int(digits) * 6
+        elif int(digits) not in (0, 15, 30, 45):
+            minutes = int(digits) * 60 // 100 if digits in ("25", "50", "75") else -1
+        else:
+            minutes = int(digits)
+    if hours > 14 or minutes not in (0, 15, 30, 45) or (sign == "-" and hours > 12):
+        return ZoneReading()
+    total = (hours * 60 + minutes) * (1 if sign == "+" else -1)
+    if total == 0 and prefix == "gmt":
+        return ZoneReading(choices=ABBREVIATIONS["gmt"], abbreviation="GMT")
+    places = zones_at_offset(total, now)[:8]
+    if total == 0:
+        # Kept as UTC, with the places on it offered: a few of them have summer time.
+        return ZoneReading("UTC", choices=places, fixed_offset="UTC+0")
+    label = f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+    if minutes:
+        return ZoneReading(choices=places, fixed_offset=label)
+    # POSIX-style Etc zones have the sign inverted: UTC+2 is Etc/GMT-2.
+    fixed = f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"
+    return ZoneReading(fixed, choices=places, fixed_offset=label)
+
+
 def read_zone(text: str, now: datetime) -> ZoneReading:
     """What a typed time zone means: a zone name (any case, spaces for underscores; an alias
     becomes its canonical zone), a city ("Paris", "new york", "München"), an abbreviation (a
-    question: "EST" has no summer time, the place has), or a UTC offset (whole hours are kept
-    as the offset, with the places on it offered; half and quarter hours are places only);
-    failing all those, a town ("Bielefeld", "Gold Coast", "Paris, Texas"; see read_place)."""
+    question: "EST" has no summer time, the place has; "GMT" too, the UK's winter time), or a
+    UTC offset (see read_offset); failing all those, a town ("Bielefeld", "Gold Coast",
+    "Paris, Texas"; see read_place). "UTC" itself is UTC."""
     cleaned = text.strip()
     if not cleaned or len(cleaned) > 64:
         return ZoneReading()
     lowered = cleaned.lower()
-    if lowered in ("utc", "gmt", "z"):
+    if lowered in ("utc", "z"):
         return ZoneReading("UTC")
-    if lowered in ABBREVIATIONS:
-        return ZoneReading(choices=ABBREVIATIONS[lowered], abbreviation=cleaned.upper())
-    match = _OFFSET.match(lowered.replace(" ", ""))
-    if match:
-        sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
-        if hours > 14 or minutes not in (0, 15, 30, 45) or (sign == "-" and hours > 12):
-            return ZoneReading()
-        total = (hours * 60 + minutes) * (1 if sign == "+" else -1)
-        places = zones_at_offset(total, now)[:8]
-        label = f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
-        if total == 0:
-            return ZoneReading("UTC")
-        if minutes:
-            return ZoneReading(choices=places, fixed_offset=label)
-        # POSIX-style Etc zones have the sign inverted: UTC+2 is Etc/GMT-2.
-        fixed = f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"
-        return ZoneReading(fixed, choices=places, fixed_offset=label)
+    said = " ".join(lowered.split())
+    said = SPELLED_OUT.get(said, said)
+    if said in ABBREVIATIONS:
+        return ZoneReading(choices=ABBREVIATIONS[said], abbreviation=said.upper())
+    offset = read_offset(cleaned, now)
+    if offset is not None:
+        return offset
+    if lowered == "greenwich":
+        # tzdata's Greenwich is UTC; the town is in London.
+        return read_place(cleaned)
     both = " ".join(lowered.replace("_", " ").split())
     if both in AMBIGUOUS:
         return ZoneReading(choices=AMBIGUOUS[both], place=cleaned)
@@ -449,6 +521,73 @@ def read_place(text: str) -> ZoneReading:
     if len(ranked) == 1 or largest[ranked[0]] >= MUCH_LARGER * largest[ranked[1]]:
         return ZoneReading(ranked[0])
     return ZoneReading(choices=tuple(ranked[:MAX_PLACE_CHOICES]), place=text.strip())
+
+
+# Labels: a zone as a place on a phone's button, in the person's language, from CLDR (Babel).
+
+MAX_LABEL = 24
+"""Longer "city (country)" labels are the city alone ("Buenos Aires", not "Buenos Aires
+(Argentinien)"), where no other zone has a city of that name."""
+
+SHORT_COUNTRIES: dict[str, dict[str, str]] = {
+    "en": {"US": "USA", "GB": "UK", "AE": "UAE"},
+    "de": {"US": "USA", "GB": "Großbritannien", "AE": "VAE"},
+}
+"""Countries by their short names, where CLDR's are long ("Vereinigte Staaten")."""
+
+
+def _without_invisibles(text: str) -> str:
+    # CLDR writes soft hyphens into some names ("Reyk\xadja\xadvík" in German).
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+@cache
+def _place_labels(language: str) -> dict[str, tuple[str, str]]:
+    """Every zone with a country -> (its city, its label), in ``language``: labels unique."""
+    locale = babel_locale(language)
+    short = SHORT_COUNTRIES.get(language, SHORT_COUNTRIES["en"])
+    cities = {
+        zone: _without_invisibles(get_timezone_location(zone, locale=locale, return_city=True))
+        for zone in zone_countries()
+    }
+    named = Counter(cities.values())
+    labels: dict[str, tuple[str, str]] = {}
+    for zone, code in zone_countries().items():
+        city = cities[zone]
+        country = short.get(code) or locale.territories.get(code, code)
+        if city in country or country in city:  # "Singapur", "Mexico City", "Kuwait"
+            label = city
+        else:
+            label = f"{city} ({country})"
+            if len(label) > MAX_LABEL and named[city] == 1:
+                label = city
+        labels[zone] = (city, label)
+    # Should two labels still be the same (a city named as its country in two zones), both
+    # say the country.
+    taken = Counter(label for _, label in labels.values())
+    for zone, (city, label) in labels.items():
+        if taken[label] > 1:
+            code = zone_countries()[zone]
+            labels[zone] = (city, f"{city} ({locale.territories.get(code, code)})")
+    return labels
+
+
+def place_label(zone: str, language: str, with_country: bool = True) -> str:
+    """A zone as a place on a button, in the person's language: "Kalkutta (Indien)", "New York
+    (USA)", "London (UK)"; the city alone where the country is the city ("Singapur") or makes
+    the label too long. Every zone with a country has a label of its own. ``with_country=False``
+    gives the city alone ("Kalkutta", for a short list of well-known places). Aliases are
+    labelled as their zone; fixed offsets as what they are ("UTC+1" for Etc/GMT-1)."""
+    labels = _place_labels(language)
+    found = labels.get(zone) or labels.get(canonical(zone))
+    if found is not None:
+        return found[1] if with_country else found[0]
+    fixed = re.fullmatch(r"Etc/GMT([+-])(\d{1,2})", zone)
+    if fixed:  # POSIX signs: Etc/GMT-1 is UTC+1
+        return f"UTC{'-' if fixed.group(1) == '+' else '+'}{fixed.group(2)}"
+    if canonical(zone) in ("Etc/UTC", "Etc/GMT", "UTC"):
+        return "UTC"
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
 def local_time(zone: str, now: datetime) -> str:

@@ -17,7 +17,7 @@ from bot.emergency import Call
 from bot.escalations import Advice, AlertJob
 from bot.findings import Code, encode_codes
 from bot.notes import fingerprint
-from bot.timezones import QUICK_ZONES
+from bot.timezones import QUICK_ZONES, place_label
 from bot.triage import Tier
 from bot.users import ZoneResult
 from content.loader import Catalog, babel_locale
@@ -297,7 +297,9 @@ def consent(catalog: Catalog, lang: str, nonce: str) -> Rendered:
 def zones(
     catalog: Catalog, lang: str, text_id: str = "start.consented", with_location: bool = True
 ) -> Rendered:
-    buttons = [_button(z.split("/")[-1].replace("_", " "), encode(ZoneTap(z))) for z in QUICK_ZONES]
+    buttons = [
+        _button(place_label(z, lang, with_country=False), encode(ZoneTap(z))) for z in QUICK_ZONES
+    ]
     rows = _rows(buttons, 2)
     if with_location:
         location = catalog.text("tz.location_button", lang)
@@ -308,17 +310,10 @@ def zones(
 
 def zone_choices(catalog: Catalog, lang: str, text: str, choices: Sequence[str]) -> Rendered:
     """Places to pick from (a typed abbreviation or UTC offset), and "Other (type it)"."""
-    buttons = [_button(place_name(z), encode(ZoneTap(z))) for z in choices]
+    buttons = [_button(place_label(z, lang), encode(ZoneTap(z))) for z in choices]
     rows = _rows(buttons, 2)
     rows.append([_button(catalog.text("tz.other_button", lang), encode(ZoneTap(None)))])
     return text, InlineKeyboardMarkup(rows)
-
-
-def place_name(zone: str) -> str:
-    """A zone as a place: "America/New_York" -> "New York (America)"."""
-    region, _, city = zone.rpartition("/")
-    city = city.replace("_", " ")
-    return f"{city} ({region.split('/')[0]})" if region else city
 
 
 def resume_offer(catalog: Catalog, lang: str, checkin_id: int) -> Rendered:

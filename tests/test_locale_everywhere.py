@@ -51,7 +51,9 @@ async def share_location(bot: Harness, person: Person, latitude: float, longitud
 
 
 @BOTH
-@pytest.mark.parametrize("command", ["/settings", "/timezone", "/history", "/caregivers", "/checkin"])
+@pytest.mark.parametrize(
+    "command", ["/settings", "/timezone", "/history", "/caregivers", "/checkin"]
+)
 async def test_a_command_before_start_is_answered_in_the_telegram_apps_language(
     bot: Harness, lang: str, command: str
 ) -> None:

@@ -12,25 +12,66 @@ from zoneinfo import ZoneInfo, available_timezones
 import pytest
 from sqlalchemy import select
 
-from bot.emergency import canonical, country_of, emergency_number
+from bot.emergency import canonical, country_of, emergency_number, zone_countries
 from bot.timezones import (
     ABBREVIATIONS,
     CITY_NAMES,
+    MAX_LABEL,
     MAX_PLACE_CHOICES,
     PLACES_FILE,
     ZoneReading,
     _gazetteer,
+    local_time,
     place_key,
+    place_label,
     places_named,
     read_place,
     read_zone,
 )
-from content.loader import default_catalog
+from content.loader import LOCALES, default_catalog
 from db.models import User
+from handlers.callback_data import ZoneTap, encode
 from tests.harness import Harness, Person
 from tests.test_checkin_flow import onboard
 
 SUMMER = datetime(2026, 7, 1, 12, tzinfo=UTC)
+
+
+async def pick(bot: Harness, person: Person, zone: str) -> None:
+    """Tap the button offered for ``zone`` on the newest message with one (found by what it
+    picks: its label is the place in the person's language)."""
+    data = encode(ZoneTap(zone))
+    for message in reversed(bot.api.chat(person.chat_id)):
+        if data in [button["callback_data"] for button in message.buttons()]:
+            await bot.tap(person, data, message)
+            return
+    raise AssertionError(f"{zone} is not offered")
+
+
+async def onboard_in_berlin(bot: Harness, person: Person) -> None:
+    """/start, consent, Berlin from the short list, "No" to the profile questions, in the
+    person's language; then /timezone and "Other (type it)", ready for a typed zone."""
+    t = default_catalog().text
+    language = person.language
+    await bot.send(person, "/start")
+    await bot.press(person, t("start.consent_button", language), "Berlin")
+    for _ in range(3):
+        await bot.press(person, t("profile.no", language))
+    await bot.send(person, "/timezone")
+    await bot.press(person, t("tz.other_button", language))
+
+
+async def saved_zone(bot: Harness) -> str | None:
+    async with bot.services.sessions() as session:
+        return await session.scalar(select(User.timezone))
+
+
+def said_saved(bot: Harness, person: Person, zone: str) -> str:
+    """What the bot says when ``zone`` is saved, in the person's language, at the harness's
+    clock."""
+    return default_catalog().text(
+        "tz.saved", person.language, zone=zone, local_time=local_time(zone, bot.clock.now())
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,7 +127,7 @@ async def test_typing_an_abbreviation_asks_and_the_place_is_kept(bot: Harness, p
     await bot.press(pat, "Other (type it)")
     await bot.send(pat, "EST")
     assert "EST is a clock time, not a place" in bot.screen(pat).text
-    await bot.press(pat, "New York (America)")
+    await pick(bot, pat, "America/New_York")
     assert "Saved: America/New_York" in bot.recent(pat, 3)
     async with bot.services.sessions() as session:
         assert await session.scalar(select(User.timezone)) == "America/New_York"
@@ -244,10 +285,10 @@ async def test_a_town_in_several_zones_is_asked_and_the_pick_is_kept(
     await bot.send(pat, "Springfield")
     screen = bot.screen(pat)
     assert "Springfield" in screen.text and "clock time" not in screen.text
-    assert screen.labels()[:2] == ["Chicago (America)", "New York (America)"]
+    assert [label.split(" (")[0] for label in screen.labels()[:2]] == ["Chicago", "New York"]
     async with bot.services.sessions() as session:
         assert await session.scalar(select(User.timezone)) == "Europe/Berlin"  # nothing saved yet
-    await bot.press(pat, "Chicago (America)")
+    await pick(bot, pat, "America/Chicago")
     assert "Saved: America/Chicago" in bot.recent(pat, 3)
     async with bot.services.sessions() as session:
         assert await session.scalar(select(User.timezone)) == "America/Chicago"
@@ -310,3 +351,214 @@ def test_names_an_old_alias_would_answer_wrongly_are_a_question(typed: str) -> N
     assert len(reading.choices) == 2
     assert all(zone in available_timezones() for zone in reading.choices)
     assert "Pacific/Apia" in reading.choices or "America/Vancouver" in reading.choices
+
+
+# --- GMT and the abbreviations people use, in English and German ---
+
+GMT_PLACES = {"Europe/London", "Europe/Dublin", "Europe/Lisbon", "Atlantic/Reykjavik",
+              "Africa/Accra"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "typed", ["GMT", "gmt", " Gmt ", "GMT+0", "GMT -0", "GMT+00:00", "GMT0",
+              "Greenwich Mean Time"],
+)  # fmt: skip
+def test_gmt_is_a_question_with_the_places_on_it_never_utc(typed: str) -> None:
+    """GMT is the UK's winter time: saved as UTC, a reminder in London would come an hour off
+    all summer. The places on GMT are offered, London first; Reykjavik and Accra have no
+    summer time."""
+    for now in (SUMMER, datetime(2026, 1, 15, 12, tzinfo=UTC)):
+        gmt = read_zone(typed, now)
+        assert gmt.zone is None and gmt.abbreviation == "GMT" and gmt.fixed_offset is None
+        assert gmt.choices[0] == "Europe/London" and set(gmt.choices) == GMT_PLACES
+
+
+def test_utc_stays_utc_and_greenwich_is_the_town_in_london() -> None:
+    assert read_zone("UTC", SUMMER) == ZoneReading("UTC")
+    assert read_zone("utc", SUMMER) == ZoneReading("UTC")
+    assert read_zone("Greenwich", SUMMER) == ZoneReading("Europe/London")
+    # UTC+0 typed as an offset is kept as UTC, like any whole hour, with the places on it offered
+    plus_zero = read_zone("UTC+0", datetime(2026, 1, 15, 12, tzinfo=UTC))
+    assert plus_zero.zone == "UTC" and plus_zero.fixed_offset == "UTC+0"
+    assert plus_zero.choices[0] == "Europe/London" and "Africa/Accra" in plus_zero.choices
+
+
+@pytest.mark.parametrize(
+    ("typed", "places"),
+    [
+        # German: Mittel-, West- and Osteuropäische (Sommer)Zeit
+        ("MEZ", {"Europe/Berlin", "Europe/Vienna", "Europe/Zurich"}),
+        ("mesz", {"Europe/Berlin", "Europe/Vienna", "Europe/Zurich"}),
+        ("Mitteleuropäische Zeit", {"Europe/Berlin", "Europe/Vienna", "Europe/Zurich"}),
+        ("WEZ", {"Europe/Lisbon", "Atlantic/Canary"}), ("WESZ", {"Europe/Lisbon"}),
+        ("OEZ", {"Europe/Athens", "Europe/Helsinki"}), ("OESZ", {"Europe/Athens"}),
+        # English, several meaning places far apart
+        ("BST", {"Europe/London", "Asia/Dhaka"}),
+        ("IST", {"Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem"}),
+        ("AST", {"America/Halifax", "Asia/Riyadh"}),
+        ("CET", {"Europe/Berlin", "Europe/Paris"}), ("CEST", {"Europe/Berlin"}),
+        ("MET", {"Europe/Berlin"}), ("EET", {"Europe/Athens"}), ("EEST", {"Europe/Athens"}),
+        ("WET", {"Europe/Lisbon"}), ("WEST", {"Europe/Lisbon"}),  # not Perth (Australia/West)
+        ("AEST", {"Australia/Sydney", "Australia/Brisbane"}), ("ACDT", {"Australia/Adelaide"}),
+    ],
+)  # fmt: skip
+def test_abbreviations_people_use_are_questions(typed: str, places: set[str]) -> None:
+    reading = read_zone(typed, SUMMER)
+    assert reading.zone is None and reading.fixed_offset is None
+    assert reading.abbreviation == ("MEZ" if typed.startswith("Mittel") else typed.upper())
+    assert places <= set(reading.choices)
+    assert len(set(reading.choices)) == len(reading.choices)
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "place"),
+    [
+        ("en", "GMT", "Europe/London"), ("de", "GMT", "Europe/London"),
+        ("en", "gmt+0", "Europe/Dublin"), ("de", "MESZ", "Europe/Vienna"),
+        ("de", "OEZ", "Europe/Athens"), ("en", "IST", "Asia/Kolkata"),
+        ("de", "WEZ", "Europe/Lisbon"),
+    ],
+)  # fmt: skip
+async def test_an_abbreviation_typed_is_asked_and_the_place_picked_is_kept(
+    bot: Harness, language: str, typed: str, place: str
+) -> None:
+    person = Person(3101, "Lee", language)
+    await onboard_in_berlin(bot, person)
+    await bot.send(person, typed)
+    abbreviation = read_zone(typed, SUMMER).abbreviation
+    asked = default_catalog().text("tz.abbreviation", language, abbreviation=abbreviation)
+    assert bot.screen(person).text == asked
+    assert await saved_zone(bot) == "Europe/Berlin"  # nothing saved: not UTC, not a guess
+    await pick(bot, person, place)
+    assert said_saved(bot, person, place) in bot.recent(person, 3)
+    assert await saved_zone(bot) == place
+
+
+# --- UTC offsets as people type them ---
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone", "offset"),
+    [
+        ("UTC\u22125", "Etc/GMT+5", "UTC-5"),  # the typographic minus
+        ("UTC\u20135", "Etc/GMT+5", "UTC-5"),  # an en dash
+        ("utc \u2212 5", "Etc/GMT+5", "UTC-5"), ("\u221205:00", "Etc/GMT+5", "UTC-5"),
+        ("GMT+1", "Etc/GMT-1", "UTC+1"), ("gmt + 1", "Etc/GMT-1", "UTC+1"),
+        ("UTC+01:00", "Etc/GMT-1", "UTC+1"), ("+2", "Etc/GMT-2", "UTC+2"),
+    ],
+)  # fmt: skip
+def test_whole_hour_offsets_as_people_type_them(typed: str, zone: str, offset: str) -> None:
+    reading = read_zone(typed, SUMMER)
+    assert (reading.zone, reading.fixed_offset) == (zone, offset)
+    assert reading.choices and all(country_of(place) for place in reading.choices)
+
+
+@pytest.mark.parametrize(
+    ("typed", "offset", "first"),
+    [
+        ("+5.5", "UTC+5:30", "Asia/Kolkata"), ("UTC+5.5", "UTC+5:30", "Asia/Kolkata"),
+        ("UTC+5,5", "UTC+5:30", "Asia/Kolkata"), ("+0530", "UTC+5:30", "Asia/Kolkata"),
+        ("GMT+5:30", "UTC+5:30", "Asia/Kolkata"), ("+5.50", "UTC+5:30", "Asia/Kolkata"),
+        ("UTC+5.75", "UTC+5:45", "Asia/Kathmandu"), ("+5h45", "UTC+5:45", "Asia/Kathmandu"),
+        ("UTC\u22122,5", "UTC-2:30", "America/St_Johns"),  # Newfoundland in summer
+        ("+9.5", "UTC+9:30", "Australia/Adelaide"),  # Adelaide and Darwin in July
+    ],
+)  # fmt: skip
+def test_half_and_quarter_hours_in_decimals_are_answered_with_places(
+    typed: str, offset: str, first: str
+) -> None:
+    reading = read_zone(typed, SUMMER)
+    assert reading.zone is None and reading.fixed_offset == offset
+    assert reading.choices[0] == first
+
+
+@pytest.mark.parametrize("typed", ["+5.3", "UTC+5,2", "UTC+15", "UTC\u221213", "+5:50"])
+def test_an_offset_no_place_has_gives_nothing(typed: str) -> None:
+    reading = read_zone(typed, SUMMER)
+    assert reading.zone is None and reading.choices == ()
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "fixed", "offset", "place"),
+    [
+        ("en", "UTC\u22125", "Etc/GMT+5", "UTC-5", "America/New_York"),
+        ("de", "UTC\u20135", "Etc/GMT+5", "UTC-5", "America/New_York"),
+        ("en", "GMT+1", "Etc/GMT-1", "UTC+1", "Europe/Berlin"),
+        ("de", "GMT+1", "Etc/GMT-1", "UTC+1", "Europe/Berlin"),
+    ],
+)  # fmt: skip
+async def test_a_whole_hour_typed_as_people_do_is_kept_with_a_warning(
+    bot: Harness, language: str, typed: str, fixed: str, offset: str, place: str
+) -> None:
+    person = Person(3102, "Lee", language)
+    await onboard_in_berlin(bot, person)
+    await bot.send(person, typed)
+    said = bot.message_with(person, default_catalog().text("tz.other_button", language)).text
+    assert said_saved(bot, person, fixed) in said
+    warning = default_catalog().text("tz.offset_saved", language, offset=offset)
+    assert warning in said
+    assert await saved_zone(bot) == fixed
+    await pick(bot, person, place)  # the place follows summer time
+    assert said_saved(bot, person, place) in bot.recent(person, 3)
+    assert await saved_zone(bot) == place
+
+
+@pytest.mark.parametrize(
+    ("language", "typed"),
+    [("en", "+5.5"), ("de", "UTC+5,5"), ("en", "+0530"), ("de", "GMT+5.5")],
+)
+async def test_a_half_hour_typed_in_decimals_is_asked_and_the_place_kept(
+    bot: Harness, language: str, typed: str
+) -> None:
+    person = Person(3103, "Lee", language)
+    await onboard_in_berlin(bot, person)
+    await bot.send(person, typed)
+    asked = default_catalog().text("tz.offset_pick", language, offset="UTC+5:30")
+    assert bot.screen(person).text == asked
+    assert await saved_zone(bot) == "Europe/Berlin"  # nothing saved yet
+    await pick(bot, person, "Asia/Kolkata")
+    assert said_saved(bot, person, "Asia/Kolkata") in bot.recent(person, 3)
+    assert await saved_zone(bot) == "Asia/Kolkata"
+
+
+# --- Places on buttons, in the person's language ---
+
+
+@pytest.mark.parametrize(
+    ("zone", "language", "label"),
+    [
+        ("Asia/Kolkata", "en", "Kolkata (India)"), ("Asia/Kolkata", "de", "Kalkutta (Indien)"),
+        ("Europe/Berlin", "en", "Berlin (Germany)"),
+        ("Europe/Berlin", "de", "Berlin (Deutschland)"),
+        ("America/New_York", "en", "New York (USA)"), ("America/New_York", "de", "New York (USA)"),
+        ("Europe/London", "en", "London (UK)"), ("Europe/London", "de", "London (Großbritannien)"),
+        ("Europe/Vienna", "de", "Wien (Österreich)"),
+        ("Europe/Lisbon", "de", "Lissabon (Portugal)"),
+        # no soft hyphens (CLDR has "Reyk\u00adja\u00advík")
+        ("Atlantic/Reykjavik", "de", "Reykjavík (Island)"),
+        # the country is the city; too long with the country
+        ("Asia/Singapore", "de", "Singapur"), ("America/Mexico_City", "de", "Mexiko-Stadt"),
+        ("America/Argentina/Buenos_Aires", "de", "Buenos Aires"),
+        # aliases as their zone; offsets as what they are
+        ("Asia/Calcutta", "de", "Kalkutta (Indien)"), ("US/Eastern", "en", "New York (USA)"),
+        ("Etc/GMT-1", "de", "UTC+1"), ("Etc/GMT+5", "en", "UTC-5"), ("UTC", "de", "UTC"),
+    ],
+)  # fmt: skip
+def test_a_place_is_labelled_in_the_persons_language(zone: str, language: str, label: str) -> None:
+    assert place_label(zone, language) == label
+
+
+def test_a_place_without_its_country_is_the_city_in_the_persons_language() -> None:
+    assert place_label("Asia/Kolkata", "de", with_country=False) == "Kalkutta"
+    assert place_label("Europe/Vienna", "de", with_country=False) == "Wien"
+    assert place_label("Asia/Kolkata", "en", with_country=False) == "Kolkata"
+
+
+@pytest.mark.parametrize("language", sorted(LOCALES))
+def test_every_place_has_a_short_label_of_its_own(language: str) -> None:
+    labels = [place_label(zone, language) for zone in zone_countries()]
+    assert len(set(labels)) == len(labels)  # no two buttons alike
+    for label in labels:
+        assert label and label == label.strip() and "_" not in label and "/" not in label
+        assert len(label) <= MAX_LABEL or "(" not in label, label
+        assert not re.search(r"[\u00ad\u200b-\u200f\u2060]", label), label
