@@ -188,16 +188,14 @@ async def timezone_command(update: Update, context: Context) -> None:
 
 
 async def help_command(update: Update, context: Context) -> None:
-    """/help: the commands, and that the bot is not for emergencies."""
+    """/help: what fits where the person is (before /start, only how to begin), and that the
+    bot is not for emergencies."""
     services = context.services
-    user = update.effective_user
-    person = await services.users.get(user.id) if user else None
-    lang = (
-        person.language
-        if person
-        else services.catalog.language_for(user.language_code if user else None)
-    )
-    text = services.catalog.text("help", lang)
+    user_id, _, language_code = who(update)
+    person = await services.users.get(user_id)
+    lang = language_of(services.catalog, person, language_code)
+    started = person is not None and person.consented
+    text = services.catalog.text("help" if started else "help.before_start", lang)
     here = await stop.help_here(update, context)
     await message_of(update).reply_text(f"{here}\n\n{text}" if here else text)
 

@@ -77,14 +77,13 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 async def help_here(update: Update, context: Context) -> str | None:
-    """A line for /help about where the person is now: not started yet, still setting up, in a
-    check-in, or asked to type."""
+    """A line for /help about where the person is now: still setting up, in a check-in, or
+    asked to type (before /start, /help itself is only how to begin)."""
     services = context.services
-    user_id, _, language_code = who(update)
+    user_id, _, _ = who(update)
     person = await services.users.get(user_id)
     if person is None or not person.consented:
-        lang = language_of(services.catalog, person, language_code)
-        return services.catalog.text("help.now_start", lang)
+        return None
     if person.awaiting is not None and person.awaiting.what is not Expect.INVITE:
         return services.catalog.text("help.now_typing", person.language)
     if await services.checkins.has_open(user_id):

@@ -80,9 +80,9 @@ async def test_cancel_stops_the_delete_question_and_its_button_then_does_nothing
     ("language", "agree", "stopped", "stale", "start"),
     [
         ("en", "Yes, that's OK", "OK, stopped. Nothing about you is kept.",
-         "That button is from an older message, so I did nothing.", "To begin, tap /start"),
+         "That button is from an older message, so I did nothing.", "Before you start:\n/start"),
         ("de", "Ja, einverstanden", "Gut, beendet. Über Sie wird nichts gespeichert.",
-         "Dieser Button gehört zu einer älteren Nachricht", "Tippen Sie zum Beginnen auf /start"),
+         "Dieser Button gehört zu einer älteren Nachricht", "Bevor Sie beginnen:\n/start"),
     ],
 )  # fmt: skip
 async def test_cancel_at_the_consent_question_keeps_nothing_and_help_says_how_to_begin(

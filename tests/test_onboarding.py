@@ -93,7 +93,14 @@ async def test_time_zone_typed_and_a_wrong_one_gets_a_clear_reply(
     assert "04:00" in bot.recent(pat)
 
 
-async def test_help_lists_the_commands(bot: Harness, pat: Person) -> None:
+async def test_help_lists_the_commands_that_fit(bot: Harness, pat: Person) -> None:
+    await bot.send(pat, "/help")  # before /start: how to begin, nothing that needs consent
+    text = bot.screen(pat).text
+    assert "/start" in text and "/privacy" in text and "/checkin" not in text
+    assert "No doctor or nurse reads this chat" in text and "emergency number" in text
+    from tests.test_checkin_flow import onboard
+
+    await onboard(bot, pat)
     await bot.send(pat, "/help")
     text = bot.screen(pat).text
     for command in ("/checkin", "/history", "/settings", "/caregivers", "/patients", "/help"):
