@@ -53,18 +53,30 @@ class ChartSpec:
     where_title: str
     places: tuple[str, ...]
     counts: tuple[int, ...]
+    language: str = "en"
+    """For the dates on the time axis ("2 Mar", "2. März"), written by Babel, not strftime."""
 
 
 def render(spec: ChartSpec) -> bytes:
     """Draw the chart as PNG bytes: pain over time (advice marked), and how often each place was
     reported. Runs in the worker process."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter
-    from matplotlib.figure import Figure
+    buffer = io.BytesIO()
+    figure(spec).savefig(buffer, format="png")
+    return buffer.getvalue()
 
-    figure = Figure(figsize=(8, 6), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    pain_ax, where_ax = figure.subplots(2, 1, height_ratios=(3, 2))
+
+def figure(spec: ChartSpec) -> Any:
+    """The chart as a matplotlib Figure (``render`` saves it)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import num2date
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    from bot import locale
+
+    drawn = Figure(figsize=(8, 6), dpi=100, layout="constrained")
+    FigureCanvasAgg(drawn)
+    pain_ax, where_ax = drawn.subplots(2, 1, height_ratios=(3, 2))
     pain_ax.plot(
         list(spec.times), list(spec.pains), marker="o", color="#3465a4", linewidth=1.5,
         markersize=4,
@@ -81,15 +93,17 @@ def render(spec: ChartSpec) -> bytes:
         pain_ax.legend(loc="upper left")
     if spec.empty_text:
         pain_ax.text(0.5, 0.5, spec.empty_text, ha="center", transform=pain_ax.transAxes)
-    pain_ax.xaxis.set_major_formatter(DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
+
+    def axis_day(x: float, _: object) -> str:
+        return locale.day_month(num2date(x), spec.language)  # type: ignore[no-untyped-call]
+
+    pain_ax.xaxis.set_major_formatter(FuncFormatter(axis_day))
     pain_ax.tick_params(axis="x", labelrotation=30)
     where_ax.barh(list(spec.places), list(spec.counts), color="#73d216")
     where_ax.invert_yaxis()
     where_ax.set_title(spec.where_title)
     where_ax.xaxis.get_major_locator().set_params(integer=True)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return drawn
 
 
 def _warm_up(parent: int) -> None:

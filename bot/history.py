@@ -266,4 +266,5 @@ def chart_spec(
         where_title=catalog.text("history.chart_where", lang),
         places=tuple(catalog.text(f"opt.where.{o}", lang) for o in places),
         counts=tuple(counts.get(o, 0) for o in places),
+        language=lang,
     )

@@ -15,6 +15,7 @@ __all__ = [
     "coming_day",
     "day",
     "day_and_time",
+    "day_month",
     "full_date",
     "full_date_and_time",
     "number",
@@ -27,6 +28,11 @@ def day(value: date | datetime, lang: str, *, year: bool = False) -> str:
     """A day as people write it: "Mon 2 Mar", "Mo., 2. März"; with its year,
     "Tue, 9 Mar 2027", "Di., 9. März 2027"."""
     return format_skeleton("yMMMEd" if year else "MMMEd", value, locale=_locale(lang))
+
+
+def day_month(value: date | datetime, lang: str) -> str:
+    """A day without the weekday, for a chart's axis: "2 Mar", "2. März"."""
+    return format_skeleton("MMMd", value, locale=_locale(lang))
 
 
 def coming_day(value: date, lang: str, today: date) -> str:

@@ -292,3 +292,23 @@ async def test_every_figure_on_a_line_counts_finished_check_ins_only(
     assert "Mon 2 Mar: pain 3 · " in text and "some not finished 🚨" in text
     assert "3–8" not in text
     assert "Average pain 3.0 this week." in text
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", ["1 Mar", "15 Mar", "1 Apr", "15 Apr", "1 May"]),
+     ("de", ["1. März", "15. März", "1. Apr.", "15. Apr.", "1. Mai"])],
+)  # fmt: skip
+def test_the_charts_dates_are_written_in_the_persons_language(
+    language: str, expected: list[str]
+) -> None:
+    """The time axis's dates come from Babel in the person's language (strftime gave English
+    month names in every language)."""
+    from bot.chart import ChartSpec, figure
+
+    spec = ChartSpec("Pain", (datetime(2026, 3, 1), datetime(2026, 5, 3)), (5, 4), (),
+                     datetime(2026, 2, 24), datetime(2026, 5, 10), None, "Where", ("Lower back",),
+                     (1,), language=language)  # fmt: skip
+    drawn = figure(spec)
+    drawn.canvas.draw()
+    assert [label.get_text() for label in drawn.axes[0].get_xticklabels()] == expected
