@@ -92,6 +92,14 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "oez": _EASTERN_EUROPE,  # Osteuropäische Zeit
     "oesz": _EASTERN_EUROPE,  # Osteuropäische Sommerzeit
     "msk": ("Europe/Moscow",),
+    # Africa, South Asia and South America: "CAT" was read as a town in Turkey
+    "wat": ("Africa/Lagos",),
+    "cat": ("Africa/Maputo",),
+    "eat": ("Africa/Nairobi",),
+    "pkt": ("Asia/Karachi",),
+    "wib": ("Asia/Jakarta",),
+    "brt": ("America/Sao_Paulo",),
+    "art": ("America/Argentina/Buenos_Aires",),
     "jst": ("Asia/Tokyo",),
     "kst": ("Asia/Seoul",),
     "hkt": ("Asia/Hong_Kong",),
@@ -530,7 +538,7 @@ MAX_LABEL = 24
 (Argentinien)"), where no other zone has a city of that name."""
 
 SHORT_COUNTRIES: dict[str, dict[str, str]] = {
-    "en": {"US": "USA", "GB": "UK", "AE": "UAE"},
+    "en": {"US": "USA", "GB": "UK", "AE": "UAE", "MM": "Myanmar"},
     "de": {"US": "USA", "GB": "Großbritannien", "AE": "VAE"},
 }
 """Countries by their short names, where CLDR's are long ("Vereinigte Staaten")."""

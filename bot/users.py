@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, exists
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import awaiting as expect
@@ -17,7 +17,7 @@ from bot.sanitize import clean_text
 from bot.timezones import local_time, read_zone
 from bot.triage import Profile
 from content.loader import Catalog
-from db.models import User
+from db.models import CaregiverLink, User
 from db.repo import users as repo
 
 PROFILE_FIELDS = ("immunosuppressed", "bone_risk", "cancer_history")
@@ -152,10 +152,15 @@ class UserService:
             return _person(user) if user else None
 
     async def decline(self, telegram_id: int) -> None:
-        """Keep nothing of someone who said no (unless they had agreed before)."""
+        """Keep nothing of someone who said no: unless they had agreed before, or follow a
+        patient as a caregiver (deleting them would end the link, and the patient's alerts to
+        them, without a word)."""
+        follows = exists().where(CaregiverLink.caregiver_id == User.id)
         async with self.sessions.begin() as session:
             await session.execute(
-                delete(User).where(User.telegram_id == telegram_id, User.consent_at.is_(None))
+                delete(User).where(
+                    User.telegram_id == telegram_id, User.consent_at.is_(None), ~follows
+                )
             )
 
     async def set_language(self, telegram_id: int, language: str) -> None:

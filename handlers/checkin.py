@@ -154,7 +154,8 @@ async def note(update: Update, context: Context, data: NoteTap) -> None:
         removed = await services.notes.remove_note(user_id, data.checkin_id, data.shown)
         await query.answer()
         if removed is None:
-            await freeze(query, catalog.text("checkin.stale", catalog.language_for(language_code)))
+            lang = await language_of_user(context, user_id, language_code)
+            await freeze(query, catalog.text("checkin.stale", lang))
             return
         lang, removal = removed
         key = "note.removed" if removal is Removal.REMOVED else "note.changed"
@@ -164,7 +165,8 @@ async def note(update: Update, context: Context, data: NoteTap) -> None:
         stopped = await services.notes.stop_note(user_id, data.checkin_id)
         await query.answer()
         if stopped is None:
-            await freeze(query, catalog.text("checkin.stale", catalog.language_for(language_code)))
+            lang = await language_of_user(context, user_id, language_code)
+            await freeze(query, catalog.text("checkin.stale", lang))
             return
         lang, kept = stopped
         # The prompt's Cancel after a note was saved: the note stays, and it says so.
@@ -243,18 +245,22 @@ async def command_words(update: Update, context: Context) -> None:
         return
     if outcome.advice is None and outcome.kind is not TextKind.ASK:
         return  # nothing found, or nothing new to say: the command answers
-    await _after_text(context, chat_id, outcome, message)
+    # The command answers next (it may end or restart the check-in): no pointing up to it.
+    await _after_text(context, chat_id, outcome, message, point_up=False)
     if outcome.advice is not None and outcome.advice.tier is Tier.EMERGENCY:
         raise ApplicationHandlerStop
 
 
 def _after_command(message: Message) -> str:
-    """The words after the command a message starts with ("" when there are none)."""
-    text = message.text or ""
+    """What to read of a message that starts with a command: all of it but the slash ("/can't
+    pee since this morning" is the command "/can" to Telegram), or "" for a bare command."""
+    text = (message.text or "").strip()
     first = message.entities[0] if message.entities else None
     if first is None or first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
         return ""
-    return text[first.length :].strip()
+    if not text[first.length :].strip():
+        return ""
+    return text[1:]
 
 
 async def not_words(update: Update, context: Context) -> None:
@@ -265,7 +271,12 @@ async def not_words(update: Update, context: Context) -> None:
 
 
 async def _after_text(
-    context: Context, chat_id: int, outcome: TextOutcome, message: Message | None
+    context: Context,
+    chat_id: int,
+    outcome: TextOutcome,
+    message: Message | None,
+    *,
+    point_up: bool = True,
 ) -> None:
     """Advice first; then, unless it was urgent or an emergency, a short word on where the text
     went. A hedged warning sign gets a yes/no question instead of a guess."""
@@ -280,7 +291,7 @@ async def _after_text(
             # A hedged sign in the same message that could mean more: asked, not dropped.
             text, keyboard = views.ask_new(catalog, lang, outcome.ask, outcome.checkin_id)
             await context.bot.send_message(chat_id, text, reply_markup=keyboard)
-        elif outcome.open_checkin:
+        elif outcome.open_checkin and point_up:
             # Urgent or soon advice in the middle of a check-in: its question is still above.
             await context.bot.send_message(chat_id, catalog.text("text.added", lang))
         await escalations.alert_caregivers(context, outcome.advice.escalation_id)

@@ -40,16 +40,10 @@ async def cancel_command(update: Update, context: Context) -> None:
         await services.users.set_awaiting(user_id, None)
         await message.reply_text(catalog.text(_STOPPED[person.awaiting.what], lang))
         return
-    if person is not None and await services.users.drop_nonce(user_id):
-        # The consent or delete question: its buttons now do nothing.
-        if not person.consented:
-            await services.users.decline(user_id)
-        await message.reply_text(
-            catalog.text("cancel.delete" if person.consented else "cancel.consent", lang)
-        )
-        return
     reply = await services.checkins.cancel_open(user_id) if person is not None else None
     if reply is not None and reply.status is Status.CANCELLED:
+        # A delete question left unanswered stops too: /cancel stops whatever is going on.
+        await services.users.drop_nonce(user_id)
         if reply.message_id is not None:
             # The question on screen loses its buttons: it is over.
             try:
@@ -60,6 +54,15 @@ async def cancel_command(update: Update, context: Context) -> None:
             except TelegramError as exc:
                 log.info("could not close the check-in message: %s", type(exc).__name__)
         await message.reply_text(catalog.text("checkin.cancelled", lang))
+        return
+    if person is not None and await services.users.drop_nonce(user_id):
+        # The consent or delete question: its buttons now do nothing. Someone who had not
+        # agreed is kept only as a caregiver who follows someone (UserService.decline).
+        if not person.consented:
+            await services.users.decline(user_id)
+        await message.reply_text(
+            catalog.text("cancel.delete" if person.consented else "cancel.consent", lang)
+        )
         return
     if person is not None and person.consented and person.timezone is None:
         await message.reply_text(catalog.text("cancel.onboarding", lang))

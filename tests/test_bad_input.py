@@ -312,7 +312,7 @@ async def test_one_persons_flood_is_dropped_early_and_others_are_served(
     assert len(processed) == 30 + 2
     told = [t for t in api.texts_sent(pat.chat_id) if "a lot of messages at once" in t]
     assert len(told) == 1 and "emergency number" in told[0]
-    assert sum("/checkin" in t for t in api.texts_sent(sam.chat_id)) == 2  # Sam got both
+    assert sum("/privacy" in t for t in api.texts_sent(sam.chat_id)) == 2  # Sam got both
 
 
 async def test_a_flood_over_long_polling_is_dropped_before_it_is_parsed(
@@ -353,7 +353,7 @@ async def test_a_flood_over_long_polling_is_dropped_before_it_is_parsed(
         try:
             await api.wait_for(
                 lambda: (
-                    sum("/checkin" in t for t in api.texts_sent(sam.chat_id)) == 2
+                    sum("/privacy" in t for t in api.texts_sent(sam.chat_id)) == 2
                     and api.waiting_updates() == 0
                 )
             )

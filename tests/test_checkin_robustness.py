@@ -235,7 +235,8 @@ async def test_text_shortly_after_a_check_in_is_added_to_its_note(
     await bot.send(pat, "better after a walk")
     [checkin] = await checkins(bot)
     assert checkin.note == "slept badly\nbetter after a walk"
-    # Much later, with no check-in open, text is not stored and the reply is the help.
+    # Much later, with no check-in open, text is not stored and the reply says so, with how to
+    # start one and that nobody reads the chat.
     bot.clock.advance(hours=3)
     await bot.send(pat, "hello")
     assert "/checkin" in bot.screen(pat).text and "No doctor or nurse reads" in bot.screen(pat).text

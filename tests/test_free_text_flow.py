@@ -338,6 +338,29 @@ async def test_words_typed_after_a_command_are_read_for_warning_signs(
     assert bot.api.chat(ill_pat.chat_id)[-1].buttons()  # then the check-in's first question
 
 
+async def test_a_sign_typed_into_a_mistyped_command_and_after_cancel_is_read(
+    bot: Harness, pat: Person
+) -> None:
+    """ "/can't pee since this morning" is the command "/can" to Telegram: the whole text is
+    read. Urgent advice in words after /cancel comes first; the check-in is then cancelled,
+    and nothing says its question is still there."""
+    await onboard(bot, pat)
+    await bot.send(pat, "/can't pee since this morning")
+    [advice] = advice_messages(bot, pat)
+    assert advice.startswith("<b>🚨 Please call 112 now")
+
+    kim = Person(5355, "Kim")
+    await onboard(bot, kim)
+    await bot.send(kim, "/checkin")
+    before = len(bot.api.texts_sent(kim.chat_id))
+    await bot.send(kim, "/cancel I have a fever and feel shivery")
+    [advice] = advice_messages(bot, kim)
+    assert advice.startswith("<b>⚠️ Please get medical advice today.")
+    said = bot.api.texts_sent(kim.chat_id)[before:]
+    assert not any(t.startswith("I've added that to this check-in") for t in said), said
+    assert [c.status for c in await checkins(bot) if c.status != "complete"] == ["cancelled"]
+
+
 @pytest.mark.parametrize(
     ("language", "sign", "close", "saved", "fever", "added"),
     [

@@ -79,9 +79,9 @@ async def test_cancel_stops_the_delete_question_and_its_button_then_does_nothing
 @pytest.mark.parametrize(
     ("language", "agree", "stopped", "stale", "start"),
     [
-        ("en", "Yes, that's OK", "OK, stopped. Nothing about you is kept.",
+        ("en", "Yes, that's OK", "OK, stopped. No health details were stored.",
          "That button is from an older message, so I did nothing.", "Before you start:\n/start"),
-        ("de", "Ja, einverstanden", "Gut, beendet. Über Sie wird nichts gespeichert.",
+        ("de", "Ja, einverstanden", "Gut, beendet. Es wurden keine Gesundheitsdaten gespeichert.",
          "Dieser Button gehört zu einer älteren Nachricht", "Bevor Sie beginnen:\n/start"),
     ],
 )  # fmt: skip
@@ -99,6 +99,43 @@ async def test_cancel_at_the_consent_question_keeps_nothing_and_help_says_how_to
     assert question.text.startswith(stale)
     async with bot.services.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_cancel_never_drops_a_caregiver_who_had_not_started_for_themselves(
+    bot: Harness, pat: Person
+) -> None:
+    """A caregiver who follows someone but never agreed to check-ins of their own: /start then
+    /cancel keeps them and their link (the patient's alerts would otherwise stop unseen)."""
+    from db.models import CaregiverLink
+    from tests.test_caregivers import link
+
+    await onboard(bot, pat)
+    sam = Person(6666, "Sam")
+    await link(bot, pat, sam)
+    await bot.send(sam, "/start")
+    await bot.send(sam, "/cancel")
+    assert bot.screen(sam).text.startswith("OK, stopped. No health details were stored.")
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(CaregiverLink)) == 1
+        assert await session.scalar(select(func.count()).select_from(User)) == 2
+
+
+async def test_cancel_ends_the_open_check_in_before_an_old_delete_question(
+    bot: Harness, pat: Person
+) -> None:
+    """/delete left unanswered, then a check-in: /cancel ends the check-in, and the delete
+    question's button stops working with it."""
+    await onboard(bot, pat)
+    await bot.send(pat, "/delete")
+    question = bot.message_with(pat, "Delete everything")
+    await bot.send(pat, "/checkin")
+    await bot.send(pat, "/cancel")
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(CheckIn.status))).all() == ["cancelled"]
+    await bot.tap(pat, find_button(question, "Delete everything"), question)
+    assert question.text.startswith("That button is from an older message")
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
 
 
 async def test_an_unknown_command_gets_a_reply(bot: Harness, pat: Person) -> None:
@@ -124,12 +161,14 @@ async def test_during_set_up_help_and_cancel_say_what_is_left_to_do(
 
 
 async def test_text_out_of_the_blue_gets_a_short_reply(bot: Harness, pat: Person) -> None:
-    """Not the whole command list: where typed words are kept, and how to start."""
+    """Not the whole command list: where typed words are kept, how to start, and that nobody
+    reads the chat (with the emergency line)."""
     await onboard(bot, pat)
     await bot.send(pat, "lovely weather today")
     assert bot.screen(pat).text == (
         "I keep typed words with a check-in, and none is open now. To note how you are, send "
-        "/checkin. /help lists what I can do."
+        "/checkin. No doctor or nurse reads this chat: if you feel very unwell, call your local "
+        "emergency number."
     )
 
 

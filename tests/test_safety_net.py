@@ -4,7 +4,10 @@ labelled sets as they are now."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -54,16 +57,38 @@ def net(*findings: Finding) -> SafetyNet:
     return SafetyNet(Reads(*findings), safety_net.load())
 
 
+class GrowsWithLength:
+    """A stand-in for the classifier whose score for a fall grows with the words it is given,
+    as a bag-of-words model's can (the shipped model once scored "my back is sore and stiff
+    today" pasted to 4,096 characters as a fall, 1.0): below the threshold up to
+    WINDOW_WORDS words, certain beyond."""
+
+    def __init__(self) -> None:
+        self.lengths: list[int] = []
+
+    def _doc(self, text: str) -> Any:
+        words = len(text.split())
+        self.lengths.append(words)
+        return SimpleNamespace(cats={"fall": 0.5 if words <= safety_net.WINDOW_WORDS else 1.0})
+
+    def __call__(self, text: str) -> Any:
+        return self._doc(text)
+
+    def pipe(self, texts: Iterable[str]) -> list[Any]:
+        return [self._doc(text) for text in texts]
+
+
 def test_a_long_message_is_scored_in_stretches_as_long_as_the_labelled_ones() -> None:
-    """The model's scores grow with length: an everyday sentence pasted over and over, scored
-    whole, would read as a fall; scored in stretches of at most WINDOW_WORDS words, it does
-    not."""
-    model = safety_net.load()
-    everyday = "my back is sore and stiff today"
-    longest = ((everyday + " ") * 200)[:4096]  # as long as Telegram allows
-    once, whole = model(everyday).cats, model(longest).cats  # scored whole, it grows
-    assert max(whole.values()) > max(once.values()) + 0.2
-    assert net().read(longest) == ()
+    """No labelled message is longer than WINDOW_WORDS words: a longer one is scored in even
+    stretches of at most that many, each sign at its highest, so its length alone is never
+    read as a sign."""
+    longest = ("my back is sore and stiff today " * 200)[:4096]  # as long as Telegram allows
+    model = GrowsWithLength()
+    assert SafetyNet(Reads(), model).read(longest) == ()
+    assert len(model.lengths) > 1 and max(model.lengths) <= safety_net.WINDOW_WORDS
+    assert sum(model.lengths) == len(longest.split())  # every word scored, none twice
+    assert model(longest).cats["fall"] >= safety_net.THRESHOLD  # scored whole, it would ask
+    assert net().read(longest) == ()  # and so does the shipped model
 
 
 def test_a_sign_only_the_classifier_sees_is_asked_about_never_escalated() -> None:

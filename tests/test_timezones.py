@@ -400,6 +400,9 @@ def test_utc_stays_utc_and_greenwich_is_the_town_in_london() -> None:
         ("MET", {"Europe/Berlin"}), ("EET", {"Europe/Athens"}), ("EEST", {"Europe/Athens"}),
         ("WET", {"Europe/Lisbon"}), ("WEST", {"Europe/Lisbon"}),  # not Perth (Australia/West)
         ("AEST", {"Australia/Sydney", "Australia/Brisbane"}), ("ACDT", {"Australia/Adelaide"}),
+        # Africa, South Asia, South America ("CAT" was read as a town in Turkey)
+        ("CAT", {"Africa/Maputo"}), ("WAT", {"Africa/Lagos"}), ("EAT", {"Africa/Nairobi"}),
+        ("PKT", {"Asia/Karachi"}), ("BRT", {"America/Sao_Paulo"}),
     ],
 )  # fmt: skip
 def test_abbreviations_people_use_are_questions(typed: str, places: set[str]) -> None:
