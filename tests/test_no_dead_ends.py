@@ -138,6 +138,33 @@ async def test_cancel_ends_the_open_check_in_before_an_old_delete_question(
         assert await session.scalar(select(func.count()).select_from(User)) == 1
 
 
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_cancel_while_typing_a_time_or_a_date_says_what_was_kept(
+    bot: Harness, language: str
+) -> None:
+    """In both languages: /cancel while the bot waits for a reminder time or a pause date says
+    what stays as it was, and what is typed next is not taken as that answer."""
+    from tests.test_reminders import rule_of
+
+    t = default_catalog().text
+    pat = Person(6767, "Pat", language)
+    await onboard_in(bot, pat, "Berlin", language)
+    await bot.press(pat, "09:00")
+    await bot.send(pat, "/settings")
+    await bot.press(pat, t("settings.btn_times", language), t("settings.btn_type_time", language))
+    await bot.send(pat, "/cancel")
+    assert bot.screen(pat).text == t("cancel.time", language)
+    await bot.send(pat, "/settings")
+    await bot.press(pat, t("settings.btn_pause", language), t("settings.btn_pause_date", language))
+    await bot.send(pat, "/stop")
+    assert bot.screen(pat).text == t("cancel.pause", language)
+    await bot.send(pat, "20.3")  # no longer a pause date
+    rule = await rule_of(bot)
+    assert list(rule.times) == ["09:00"] and rule.paused_until is None
+    await bot.send(pat, "/chekin")
+    assert bot.screen(pat).text == t("command.unknown", language)
+
+
 async def test_an_unknown_command_gets_a_reply(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/chekin")
