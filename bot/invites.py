@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,15 @@ from db.repo import users as user_repo
 log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+"""What a token in an invite link can look like (``secrets.token_urlsafe(TOKEN_BYTES)`` gives 22
+characters); anything else after /start is words, not a token."""
+
+
+def looks_like_token(text: str) -> bool:
+    return _TOKEN.match(text) is not None
+
+
 """128 bits of randomness; URL-safe base64 keeps it within a deep link's 64 characters."""
 
 

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot import awaiting as expect
+from bot.invites import looks_like_token
 from handlers import stop, views
 from handlers.callback_data import ConsentTap, ProfileTap, ZoneTap
 from handlers.common import edit, language_of, message_of, who
@@ -19,10 +20,10 @@ def _first_name(update: Update) -> str | None:
 async def start(update: Update, context: Context) -> None:
     """Greet, say what the bot does and does not do, and ask for consent."""
     services = context.services
-    if context.args:
+    if context.args and len(context.args) == 1 and looks_like_token(context.args[0]):
         from handlers.caregivers import start_with_token
 
-        await start_with_token(update, context, context.args[0][:64])
+        await start_with_token(update, context, context.args[0])
         return
     user_id, chat_id, language = who(update)
     person = await services.users.greet(user_id, chat_id, language, _first_name(update))

@@ -165,6 +165,22 @@ async def test_cancel_while_typing_a_time_or_a_date_says_what_was_kept(
     assert bot.screen(pat).text == t("command.unknown", language)
 
 
+async def test_words_after_start_are_not_taken_for_an_invite_and_the_safety_line_is_given(
+    bot: Harness, pat: Person
+) -> None:
+    """Someone new types "/start I can't pee since this morning": the words are not an invite
+    link (no "this invite link is not valid"); they are asked for their OK as anyone is, and
+    until they give it, every reply names the local emergency number."""
+    await bot.send(pat, "/start I can't pee since this morning")
+    welcome = bot.screen(pat)
+    assert welcome.labels() == ["Yes, that's OK", "Not now"]
+    assert "call your local emergency number" in welcome.text
+    await bot.send(pat, "I really can't pee")
+    assert bot.screen(pat).text.endswith(
+        "If you feel very unwell now, call your local emergency number."
+    )
+
+
 async def test_an_unknown_command_gets_a_reply(bot: Harness, pat: Person) -> None:
     await onboard(bot, pat)
     await bot.send(pat, "/chekin")
