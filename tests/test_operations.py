@@ -235,7 +235,7 @@ async def test_two_webhook_instances_send_a_due_batch_and_a_digest_once(
     for port in ports:
         assert await api.deliver(f"http://127.0.0.1:{port}/telegram", text_update(sam, "/help"))
     await api.wait_for(
-        lambda: len([t for t in api.texts_sent(sam.chat_id) if "/checkin" in t]) >= 2
+        lambda: len([t for t in api.texts_sent(sam.chat_id) if "/privacy" in t]) >= 2
     )
 
     now = one.clock.now() + timedelta(days=3)
