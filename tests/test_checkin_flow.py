@@ -23,15 +23,17 @@ async def onboard(
     bot: Harness,
     person: Person,
     zone: str | None = "Berlin",
-    profile: tuple[str, str, str] = ("No", "No", "No"),
+    profile: tuple[str, str, str] | None = None,
 ) -> None:
-    """/start, consent, a time zone, then the three profile questions (treatment that lowers
-    the defences, bone risk, cancer in the past)."""
+    """/start, consent, a time zone from the short list, then the three profile questions
+    (treatment that lowers the defences, bone risk, cancer in the past), "No" to each unless
+    ``profile`` says otherwise; in the person's language."""
+    t = default_catalog().text
     await bot.send(person, "/start")
-    await bot.press(person, "Yes, that's OK")
+    await bot.press(person, t("start.consent_button", person.language))
     if zone:
         await bot.press(person, zone)
-        for answer in profile:
+        for answer in profile or (t("profile.no", person.language),) * 3:
             await bot.press(person, answer)
 
 

@@ -31,11 +31,7 @@ BOTH = pytest.mark.parametrize("lang", ["en", "de"])
 async def onboard_in_language(bot: Harness, person: Person, reminder: str | None = None) -> None:
     """/start, consent, Berlin from the short list, "No" three times; then, if ``reminder``, the
     first reminder offer taken at that time."""
-    lang = person.language
-    await bot.send(person, "/start")
-    await bot.press(person, t("start.consent_button", lang), "Berlin")
-    for _ in range(3):
-        await bot.press(person, t("profile.no", lang))
+    await onboard(bot, person)
     if reminder:
         await bot.press(person, reminder)
 

@@ -52,6 +52,16 @@ async def test_cancel_leaves_adding_a_note(bot: Harness, pat: Person) -> None:
         assert (await session.scalars(select(CheckIn.status))).all() == ["complete"]
 
 
+async def cancel_then_tap(bot: Harness, pat: Person, label: str, stopped: str, stale: str) -> None:
+    """/cancel while a question with a ``label`` button waits: the reply starts ``stopped``;
+    the question's button, tapped afterwards, says ``stale`` and does nothing."""
+    question = bot.message_with(pat, label)
+    await bot.send(pat, "/cancel")
+    assert bot.screen(pat).text.startswith(stopped)
+    await bot.tap(pat, find_button(question, label), question)
+    assert question.text.startswith(stale)
+
+
 @pytest.mark.parametrize(
     ("language", "delete", "stopped", "stale"),
     [
@@ -67,11 +77,7 @@ async def test_cancel_stops_the_delete_question_and_its_button_then_does_nothing
     pat = Person(6161, "Pat", language)
     await onboard_in(bot, pat, "Berlin", language)
     await bot.send(pat, "/delete")
-    question = bot.message_with(pat, delete)
-    await bot.send(pat, "/cancel")
-    assert bot.screen(pat).text.startswith(stopped)
-    await bot.tap(pat, find_button(question, delete), question)
-    assert question.text.startswith(stale)
+    await cancel_then_tap(bot, pat, delete, stopped, stale)
     async with bot.services.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 1
 
@@ -92,11 +98,7 @@ async def test_cancel_at_the_consent_question_keeps_nothing_and_help_says_how_to
     await bot.send(pat, "/help")  # before /start: how to begin comes first
     assert bot.screen(pat).text.startswith(start)
     await bot.send(pat, "/start")
-    question = bot.message_with(pat, agree)
-    await bot.send(pat, "/cancel")
-    assert bot.screen(pat).text.startswith(stopped)
-    await bot.tap(pat, find_button(question, agree), question)
-    assert question.text.startswith(stale)
+    await cancel_then_tap(bot, pat, agree, stopped, stale)
     async with bot.services.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 0
 

@@ -51,14 +51,9 @@ async def pick(bot: Harness, person: Person, zone: str) -> None:
 async def onboard_in_berlin(bot: Harness, person: Person) -> None:
     """/start, consent, Berlin from the short list, "No" to the profile questions, in the
     person's language; then /timezone and "Other (type it)", ready for a typed zone."""
-    t = default_catalog().text
-    language = person.language
-    await bot.send(person, "/start")
-    await bot.press(person, t("start.consent_button", language), "Berlin")
-    for _ in range(3):
-        await bot.press(person, t("profile.no", language))
+    await onboard(bot, person)
     await bot.send(person, "/timezone")
-    await bot.press(person, t("tz.other_button", language))
+    await bot.press(person, default_catalog().text("tz.other_button", person.language))
 
 
 async def saved_zone(bot: Harness) -> str | None:
@@ -324,14 +319,8 @@ def test_a_town_with_a_region_it_does_not_know_is_a_question(
 async def test_london_ontario_is_asked_about_and_the_pick_is_kept(
     bot: Harness, language: str, asked: str, saved: str
 ) -> None:
-    t = default_catalog().text
     person = Person(3003, "Lee", language)
-    await bot.send(person, "/start")
-    await bot.press(person, t("start.consent_button", language), "Berlin")
-    for _ in range(3):
-        await bot.press(person, t("profile.no", language))
-    await bot.send(person, "/timezone")
-    await bot.press(person, t("tz.other_button", language))
+    await onboard_in_berlin(bot, person)
     await bot.send(person, "London, Ontario")
     screen = bot.screen(person)
     assert asked in screen.text
