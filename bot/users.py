@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import awaiting as expect
 from bot.awaiting import Awaiting
 from bot.clock import Clock
-from bot.emergency import Call, call_for
 from bot.reminders import apply_zone
 from bot.sanitize import clean_text
 from bot.timezones import local_time, read_zone
@@ -73,8 +72,6 @@ class ZoneResult:
     """A typed town found in several zones ("Springfield"): ``choices`` are their zones."""
     region: str | None = None
     """The region typed after the town, which the bot does not know ("Ontario")."""
-    call: Call | None = None
-    """With a zone saved: what emergency advice would name now."""
 
 
 class UserService:
@@ -228,11 +225,5 @@ class UserService:
             if Awaiting.decode(user.awaiting) == expect.TIMEZONE:
                 user.awaiting = None
             await apply_zone(session, user, zone, self.clock.now())
-            call = call_for(user.emergency_number, zone, self.catalog.emergency_numbers)
-        return ZoneResult(
-            zone,
-            local_time(zone, self.clock.now()),
-            reading.choices,
-            reading.fixed_offset,
-            call=call,
-        )
+        return ZoneResult(zone, local_time(zone, self.clock.now()), reading.choices,
+                          reading.fixed_offset)  # fmt: skip

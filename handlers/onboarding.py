@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot import awaiting as expect
+from bot.emergency import call_for, country_of
 from bot.invites import looks_like_token
 from handlers import stop, views
 from handlers.callback_data import ConsentTap, ProfileTap, ZoneTap
@@ -80,9 +81,22 @@ async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
 
 
 async def after_zone(context: Context, user_id: int, language: str) -> None:
-    """Once the time zone is known: the profile questions (once), then the reminder offer."""
-    person = await context.services.users.get(user_id)
-    if person is not None and not person.profile_answered:
+    """Once the time zone is known: where its country has no checked ambulance number and the
+    person saved none, an offer to add theirs; then the profile questions (once), then the reminder
+    offer."""
+    from handlers.settings import number_offer
+
+    services = context.services
+    catalog = services.catalog
+    person = await services.users.get(user_id)
+    if person is None:
+        return
+    call = call_for(person.emergency_number, person.timezone, catalog.emergency_numbers)
+    if not call.numbers and country_of(person.timezone) is not None:
+        # Not for UTC or a bare offset: no place was named, and places are being offered.
+        text, keyboard = number_offer(catalog, language)
+        await context.bot.send_message(user_id, text, reply_markup=keyboard)
+    if not person.profile_answered:
         await ask_profile(context, user_id, language, 0)
         return
     await offer_reminder(context, user_id, language)

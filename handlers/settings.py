@@ -166,7 +166,7 @@ def emergency_screen(
     elif call.checked:
         text = t("em.checked", lang, call=says)
     else:
-        text = t("em.none", lang)
+        text = t("em.none", lang) + "\n\n" + t("emergency.mobile", lang)
     if done:
         text = f"{done}\n\n{text}"
     rows = [[_b(t("em.btn_type", lang), "emtype")]]
@@ -185,6 +185,14 @@ def number_confirm(catalog: Catalog, lang: str, number: str) -> Rendered:
         [_b(t("em.btn_not_save", lang), "em", "no")],
     ]
     return t("em.confirm", lang, number=number), InlineKeyboardMarkup(rows)
+
+
+def number_offer(catalog: Catalog, lang: str) -> Rendered:
+    """After a time zone with no checked ambulance number: what emergency advice will say, and
+    one tap to add the number the person calls."""
+    text = catalog.text("tz.no_number", lang) + "\n\n" + catalog.text("emergency.mobile", lang)
+    keyboard = InlineKeyboardMarkup([[_b(catalog.text("tz.btn_add_number", lang), "emtype")]])
+    return text, keyboard
 
 
 def first_offer(catalog: Catalog, lang: str) -> Rendered:

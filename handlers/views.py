@@ -149,11 +149,8 @@ def emergency_call(catalog: Catalog, lang: str, advice: Advice) -> str:
 
 
 def zone_saved(catalog: Catalog, lang: str, result: ZoneResult) -> str:
-    """The time zone is saved; where no ambulance number is known for it, how to add one."""
-    text = catalog.text("tz.saved", lang, zone=result.zone, local_time=result.local_time)
-    if result.call is not None and not result.call.numbers:
-        text += "\n\n" + catalog.text("tz.no_number", lang)
-    return text
+    """The time zone is saved, with the local time to check it by."""
+    return catalog.text("tz.saved", lang, zone=result.zone, local_time=result.local_time)
 
 
 def _what(catalog: Catalog, lang: str, advice: Advice) -> list[str]:
@@ -189,6 +186,8 @@ def advice_text(catalog: Catalog, lang: str, advice: Advice) -> str:
     if tier is Tier.EMERGENCY:
         department = t("department.gb" if advice.country == "GB" else "department.other", lang)
         head = [t("tier.emergency.head", lang, emergency=call, department=department)]
+        if not advice.call.numbers:
+            head.append(t("emergency.mobile", lang))
         close = [t("tier.emergency.close", lang)]
         if advice.in_checkin:
             close.append(t("tier.emergency.saved", lang))

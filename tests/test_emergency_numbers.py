@@ -57,6 +57,10 @@ def test_the_ambulance_line_is_given_where_a_data_set_names_another_services() -
     assert emergency_number("America/Jamaica", numbers) == "110"
     assert emergency_number("America/Port_of_Spain", numbers) == "811"
     assert emergency_number("America/El_Salvador", numbers) == "132"
+    # Wikipedia names the Emergencies Ministry's 112 (Kyrgyzstan); Android names 118, the Italian
+    # ambulance number that Rome routes to 112 (Vatican City)
+    assert emergency_number("Asia/Bishkek", numbers) == "103"
+    assert emergency_number("Europe/Vatican", numbers) == "112"
     # one zone for three islands with different numbers: no number rather than a wrong one
     assert emergency_number("Atlantic/St_Helena", numbers) is None
 

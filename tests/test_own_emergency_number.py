@@ -73,19 +73,31 @@ async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_
 ) -> None:
     await onboard(bot, pat)
     await _move_to(bot, pat, "Karachi")  # Pakistan: no checked ambulance number in the list
-    saved = next(m.text for m in bot.api.chat(pat.chat_id) if "Saved: Asia/Karachi" in m.text)
-    assert saved.endswith(
-        "I don't have a checked ambulance number for this area. If you know the one you use, "
-        "you can add it in /settings."
+    # Right after the zone is saved: what advice will say, and one tap to add the number.
+    offer = bot.message_with(pat, "🚑 Add my ambulance number")
+    assert offer.text == (
+        "I don't have a checked ambulance number for this area, so in an emergency I will say "
+        '"call your local emergency number". If you know the number you call for an ambulance, '
+        "add it and I will name it. You can also do this later in /settings.\n\n"
+        "From a mobile phone, 112 also works in most countries."
     )
 
     await bot.send(pat, "/settings")
     assert "Emergency number: not known for your area yet." in bot.screen(pat).text
     await bot.press(pat, "🚑 Emergency number")
     assert "call your local emergency number" in bot.screen(pat).text
+    assert bot.screen(pat).text.endswith("From a mobile phone, 112 also works in most countries.")
     assert "Remove my number" not in bot.screen(pat).labels()
-    await bot.press(pat, "✏️ Type a number")
-    assert bot.screen(pat).text.startswith("Type the number you call for an ambulance")
+    # The advice before a number is saved: the local number, and 112 from a mobile.
+    advice = await emergency_by_button(bot, pat)
+    assert advice.startswith(
+        "<b>🚨 Please call your local emergency number now, or go straight to the nearest "
+        "emergency department.</b>\nFrom a mobile phone, 112 also works in most countries.\n"
+    )
+
+    await bot.press(pat, "🚑 Add my ambulance number")  # the offer becomes the question
+    asked = next(m for m in bot.api.chat(pat.chat_id) if m.message_id == offer.message_id)
+    assert asked.text.startswith("Type the number you call for an ambulance")
 
     await bot.send(pat, "the one for ambulances")  # not a number: said so, still waiting
     assert bot.screen(pat).text.startswith("I could not read “the one for ambula")
@@ -107,6 +119,7 @@ async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_
     assert "Emergency number: 1122" in bot.screen(pat).text
     advice = await emergency_by_button(bot, pat)
     assert advice.startswith("<b>🚨 Please call 1122 or your local emergency number now")
+    assert "112 also works" not in advice  # a saved number is named instead
 
 
 async def test_a_number_shown_back_can_be_refused(bot: Harness, pat: Person) -> None:
@@ -200,7 +213,14 @@ async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
     t = CATALOG.text
     greta = Person(4731, "Greta", "de")
     await onboard_in(bot, greta, "Karachi", "de")
-    assert any(t("tz.no_number", "de") in m.text for m in bot.api.chat(greta.chat_id))
+    offer = bot.message_with(greta, "🚑 Meine Nummer für den Rettungsdienst")
+    assert offer.text.startswith("Für diese Gegend habe ich keine geprüfte Nummer")
+    assert offer.text.endswith("Vom Handy aus funktioniert in den meisten Ländern auch die 112.")
+    advice = await emergency_by_button(bot, greta, "de")
+    assert advice.startswith(
+        "<b>🚨 Bitte rufen Sie jetzt die örtliche Notrufnummer an, oder gehen Sie direkt in die "
+        "nächste Notaufnahme.</b>\nVom Handy aus funktioniert in den meisten Ländern auch die 112."
+    )
     await bot.send(greta, "/settings")
     assert t("settings.emergency_none", "de") in bot.screen(greta).text
     await bot.press(greta, t("settings.btn_emergency", "de"), t("em.btn_type", "de"))
@@ -214,3 +234,4 @@ async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
     assert bot.screen(greta).text.startswith("Gespeichert.\n\nSie haben die 1122 gespeichert.")
     advice = await emergency_by_button(bot, greta, "de")
     assert "den Notruf 1122 oder die örtliche Notrufnummer" in advice
+    assert "112." not in advice
