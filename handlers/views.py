@@ -135,17 +135,20 @@ def numbers(lang: str, call: Call) -> str:
     return format_list(list(call.numbers), style="or", locale=babel_locale(lang))
 
 
-def call_text(catalog: Catalog, lang: str, call: Call) -> str:
+def call_text(catalog: Catalog, lang: str, call: Call, theirs: bool = False) -> str:
     """ "call 112"; "call 1122 or your local emergency number" when only the person's own number
-    is known; "call your local emergency number" when none is."""
+    is known; "call your local emergency number" when none is. ``theirs``: told to a caregiver
+    about the patient ("their local emergency number")."""
+    if call.checked:
+        return catalog.text("emergency.known", lang, number=numbers(lang, call))
+    suffix = "_theirs" if theirs else ""
     if not call.numbers:
-        return catalog.text("emergency.unknown", lang)
-    key = "emergency.known" if call.checked else "emergency.own"
-    return catalog.text(key, lang, number=numbers(lang, call))
+        return catalog.text("emergency.unknown" + suffix, lang)
+    return catalog.text("emergency.own" + suffix, lang, number=numbers(lang, call))
 
 
-def emergency_call(catalog: Catalog, lang: str, advice: Advice) -> str:
-    return call_text(catalog, lang, advice.call)
+def emergency_call(catalog: Catalog, lang: str, advice: Advice, theirs: bool = False) -> str:
+    return call_text(catalog, lang, advice.call, theirs)
 
 
 def zone_saved(catalog: Catalog, lang: str, result: ZoneResult) -> str:
@@ -220,7 +223,7 @@ def caregiver_alert(catalog: Catalog, lang: str, advice: Advice) -> str:
     what = "; ".join(_what(catalog, lang, advice))
     name = advice.patient_name
     if advice.tier is Tier.EMERGENCY:
-        call = emergency_call(catalog, lang, advice)
+        call = emergency_call(catalog, lang, advice, theirs=True)
         return catalog.text("alert.emergency", lang, name=name, what=what, call=call)
     key = "alert.urgent" if advice.tier is Tier.URGENT else "alert.soon"
     return catalog.text(key, lang, name=name, what=what)
