@@ -26,16 +26,17 @@ from db.repo import users as user_repo
 log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16
+"""128 bits of randomness; URL-safe base64 keeps it within a deep link's 64 characters."""
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 """What a token in an invite link can look like (``secrets.token_urlsafe(TOKEN_BYTES)`` gives 22
 characters); anything else after /start is words, not a token."""
 
 
-def looks_like_token(text: str) -> bool:
-    return _TOKEN.match(text) is not None
-
-
-"""128 bits of randomness; URL-safe base64 keeps it within a deep link's 64 characters."""
+def invite_token(words: str) -> str | None:
+    """The invite token in what follows /start, when that is one token and nothing else
+    ("/start I can't pee" is words to read, not an invite)."""
+    words = words.strip()
+    return words if _TOKEN.match(words) else None
 
 
 def hash_token(token: str) -> str:

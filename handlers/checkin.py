@@ -12,7 +12,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.awaiting import Expect
 from bot.checkin_service import Reply, Status
 from bot.findings import decode_codes
-from bot.invites import looks_like_token
+from bot.invites import invite_token
 from bot.notes import Removal
 from bot.text_intake import TextKind, TextOutcome
 from bot.triage import Tier
@@ -260,7 +260,7 @@ def _after_command(message: Message) -> str:
     if first is None or first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
         return ""
     rest = text[first.length :].strip()
-    if not rest or (text.startswith("/start") and looks_like_token(rest)):
+    if not rest or (text.startswith("/start") and invite_token(rest)):
         return ""  # a bare command, or an invite link's token: no words to read
     return text[1:]
 

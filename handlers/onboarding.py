@@ -6,8 +6,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot import awaiting as expect
-from bot.emergency import call_for, country_of
-from bot.invites import looks_like_token
+from bot.invites import invite_token
 from handlers import stop, views
 from handlers.callback_data import ConsentTap, ProfileTap, ZoneTap
 from handlers.common import edit, language_of, message_of, who
@@ -21,10 +20,11 @@ def _first_name(update: Update) -> str | None:
 async def start(update: Update, context: Context) -> None:
     """Greet, say what the bot does and does not do, and ask for consent."""
     services = context.services
-    if context.args and len(context.args) == 1 and looks_like_token(context.args[0]):
+    token = invite_token(" ".join(context.args or ()))
+    if token is not None:
         from handlers.caregivers import start_with_token
 
-        await start_with_token(update, context, context.args[0])
+        await start_with_token(update, context, token)
         return
     user_id, chat_id, language = who(update)
     person = await services.users.greet(user_id, chat_id, language, _first_name(update))
@@ -81,25 +81,12 @@ async def zone(update: Update, context: Context, tap: ZoneTap) -> None:
 
 
 async def after_zone(context: Context, user_id: int, language: str) -> None:
-    """Once the time zone is known: where its country has no checked ambulance number and the
-    person saved none, an offer to add theirs; then the profile questions (once), then the reminder
-    offer."""
-    from handlers.settings import number_offer
-
-    services = context.services
-    catalog = services.catalog
-    person = await services.users.get(user_id)
-    if person is None:
-        return
-    call = call_for(person.emergency_number, person.timezone, catalog.emergency_numbers)
-    if not call.numbers and country_of(person.timezone) is not None:
-        # Not for UTC or a bare offset: no place was named, and places are being offered.
-        text, keyboard = number_offer(catalog, language)
-        await context.bot.send_message(user_id, text, reply_markup=keyboard)
-    if not person.profile_answered:
+    """Once the time zone is known: the profile questions (once), then the rest of setting up."""
+    person = await context.services.users.get(user_id)
+    if person is not None and not person.profile_answered:
         await ask_profile(context, user_id, language, 0)
         return
-    await offer_reminder(context, user_id, language)
+    await after_profile(context, user_id, language)
 
 
 async def ask_profile(context: Context, chat_id: int, language: str, position: int) -> None:
@@ -137,14 +124,20 @@ async def profile(update: Update, context: Context, tap: ProfileTap) -> None:
         await ask_profile(context, chat_id, lang, position)
         return
     await context.bot.send_message(chat_id, services.catalog.text("profile.saved", lang))
-    await offer_reminder(context, user_id, lang)
+    await after_profile(context, user_id, lang)
 
 
-async def offer_reminder(context: Context, user_id: int, language: str) -> None:
-    """Once the time zone is known, offer a daily reminder to someone who has none yet."""
-    from handlers.settings import first_offer
+async def after_profile(context: Context, user_id: int, language: str) -> None:
+    """The last of setting up, and after each change of zone: where the zone's country has no
+    checked ambulance number and the person saved none, an offer to add theirs; then a daily
+    reminder offered to someone who has none yet."""
+    from handlers.settings import first_offer, needs_number, number_offer
 
     services = context.services
+    person = await services.users.get(user_id)
+    if person is not None and needs_number(services.catalog, person):
+        text, keyboard = number_offer(services.catalog, language)
+        await context.bot.send_message(user_id, text, reply_markup=keyboard)
     if await services.reminders.view(user_id) is None:
         text, keyboard = first_offer(services.catalog, language)
         await context.bot.send_message(user_id, text, reply_markup=keyboard)

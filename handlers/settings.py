@@ -16,7 +16,7 @@ from telegram import (
 
 from bot import awaiting as expect
 from bot import locale, schedule
-from bot.emergency import call_for, read_number
+from bot.emergency import call_for, country_of, read_number
 from bot.reminders import PAUSE_DAYS, QUICK_TIMES, ReminderView
 from bot.timezones import local_time, zone_at
 from bot.users import Person
@@ -166,7 +166,7 @@ def emergency_screen(
     elif call.checked:
         text = t("em.checked", lang, call=says)
     else:
-        text = t("em.none", lang) + "\n\n" + t("emergency.mobile", lang)
+        text = t("em.none", lang)
     if done:
         text = f"{done}\n\n{text}"
     rows = [[_b(t("em.btn_type", lang), "emtype")]]
@@ -187,11 +187,25 @@ def number_confirm(catalog: Catalog, lang: str, number: str) -> Rendered:
     return t("em.confirm", lang, number=number), InlineKeyboardMarkup(rows)
 
 
+def needs_number(catalog: Catalog, person: Person) -> bool:
+    """Whether the person's zone is in a country with no checked ambulance number and they saved
+    none (not for UTC or a bare offset: no place was named)."""
+    call = call_for(person.emergency_number, person.timezone, catalog.emergency_numbers)
+    return not call.numbers and country_of(person.timezone) is not None
+
+
+OFFER = "offer"
+"""The argument of the type-a-number button on the offer sent after a zone is saved: when tapped,
+the offer is checked again (it stays in the chat)."""
+
+
 def number_offer(catalog: Catalog, lang: str) -> Rendered:
     """After a time zone with no checked ambulance number: what emergency advice will say, and
     one tap to add the number the person calls."""
     text = catalog.text("tz.no_number", lang) + "\n\n" + catalog.text("emergency.mobile", lang)
-    keyboard = InlineKeyboardMarkup([[_b(catalog.text("tz.btn_add_number", lang), "emtype")]])
+    keyboard = InlineKeyboardMarkup(
+        [[_b(catalog.text("tz.btn_add_number", lang), "emtype", OFFER)]]
+    )
     return text, keyboard
 
 
@@ -322,6 +336,14 @@ async def tap(update: Update, context: Context, data: SettingsTap) -> None:
         await edit(query, text, keyboard)
         return
     if action == "emtype":
+        if arg == OFFER and (person.awaiting is not None or not needs_number(catalog, person)):
+            # An old offer: the zone has a number now, one was saved, or another answer is
+            # awaited (a zone, a note). Show where things stand rather than take its place.
+            text, keyboard = emergency_screen(
+                catalog, lang, person.emergency_number, person.timezone
+            )
+            await edit(query, text, keyboard)
+            return
         await services.users.set_awaiting(user_id, expect.EMERGENCY_NUMBER)
         await edit(query, catalog.text("em.type_prompt", lang))
         return

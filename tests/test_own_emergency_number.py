@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.emergency import Call, call_for, read_number
 from content.loader import default_catalog
 from db.models import User
-from tests.harness import Harness, Person
+from tests.harness import ChatMessage, Harness, Person, find_button
 from tests.test_checkin_flow import emergency_by_button, onboard, onboard_in
 
 CATALOG = default_catalog()
@@ -79,20 +79,20 @@ async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_
         "I don't have a checked ambulance number for this area, so in an emergency I will say "
         '"call your local emergency number". If you know the number you call for an ambulance, '
         "add it and I will name it. You can also do this later in /settings.\n\n"
-        "From a mobile phone, 112 also works in most countries."
+        "From a mobile phone, you can also try 112."
     )
 
     await bot.send(pat, "/settings")
     assert "Emergency number: not known for your area yet." in bot.screen(pat).text
     await bot.press(pat, "🚑 Emergency number")
     assert "call your local emergency number" in bot.screen(pat).text
-    assert bot.screen(pat).text.endswith("From a mobile phone, 112 also works in most countries.")
+    assert "from a mobile phone you can also try 112" in bot.screen(pat).text
     assert "Remove my number" not in bot.screen(pat).labels()
     # The advice before a number is saved: the local number, and 112 from a mobile.
     advice = await emergency_by_button(bot, pat)
     assert advice.startswith(
         "<b>🚨 Please call your local emergency number now, or go straight to the nearest "
-        "emergency department.</b>\nFrom a mobile phone, 112 also works in most countries.\n"
+        "emergency department.</b>\nFrom a mobile phone, you can also try 112.\n"
     )
 
     await bot.press(pat, "🚑 Add my ambulance number")  # the offer becomes the question
@@ -119,7 +119,7 @@ async def test_a_patient_without_a_checked_number_saves_theirs_and_advice_names_
     assert "Emergency number: 1122" in bot.screen(pat).text
     advice = await emergency_by_button(bot, pat)
     assert advice.startswith("<b>🚨 Please call 1122 or your local emergency number now")
-    assert "112 also works" not in advice  # a saved number is named instead
+    assert "try 112" not in advice  # a saved number is named instead
 
 
 async def test_a_number_shown_back_can_be_refused(bot: Harness, pat: Person) -> None:
@@ -218,11 +218,11 @@ async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
     await onboard_in(bot, greta, "Karachi", "de")
     offer = bot.message_with(greta, "🚑 Meine Nummer für den Rettungsdienst")
     assert offer.text.startswith("Für diese Gegend habe ich keine geprüfte Nummer")
-    assert offer.text.endswith("Vom Handy aus funktioniert in den meisten Ländern auch die 112.")
+    assert offer.text.endswith("Vom Handy aus können Sie auch die 112 versuchen.")
     advice = await emergency_by_button(bot, greta, "de")
     assert advice.startswith(
         "<b>🚨 Bitte rufen Sie jetzt die örtliche Notrufnummer an, oder gehen Sie direkt in die "
-        "nächste Notaufnahme.</b>\nVom Handy aus funktioniert in den meisten Ländern auch die 112."
+        "nächste Notaufnahme.</b>\nVom Handy aus können Sie auch die 112 versuchen."
     )
     await bot.send(greta, "/settings")
     assert t("settings.emergency_none", "de") in bot.screen(greta).text
@@ -238,3 +238,69 @@ async def test_a_german_speaker_saves_a_number_in_german(bot: Harness) -> None:
     advice = await emergency_by_button(bot, greta, "de")
     assert "den Notruf 1122 oder die örtliche Notrufnummer" in advice
     assert "112." not in advice
+
+
+async def test_the_offer_comes_last_in_setting_up_and_only_where_no_number_is_known(
+    bot: Harness, pat: Person, sam: Person
+) -> None:
+    t = CATALOG.text
+    add = t("tz.btn_add_number", "en")
+    await onboard_in(bot, pat, "Lahore")  # Pakistan: none checked
+    texts = [m.text for m in bot.api.chat(pat.chat_id)]
+    # After the profile questions, and just before the reminder offer.
+    offer = texts.index(bot.message_with(pat, add).text)
+    assert texts[offer - 1] == t("profile.saved", "en")
+    assert texts[offer + 1] == t("reminder.offer", "en")
+
+    await onboard(bot, sam)  # Berlin: 112 is checked, so no offer
+    await bot.send(sam, "/timezone")
+    await bot.press(sam, t("tz.other_button", "en"))
+    await bot.send(sam, "UTC+5")  # a bare offset: no place named, places offered instead
+    assert not any(add in m.labels() for m in bot.api.chat(sam.chat_id))
+
+
+async def test_an_old_offer_shows_where_things_stand_and_never_takes_another_answers_place(
+    bot: Harness, pat: Person
+) -> None:
+    t = CATALOG.text
+    add = t("tz.btn_add_number", "en")
+    await onboard_in(bot, pat, "Lahore")
+    lahore = bot.message_with(pat, add)
+    await _move_to(bot, pat, "London")
+
+    # Moved to London, where 999 is checked: the old offer shows that, asks nothing.
+    await bot.tap(pat, find_button(lahore, add), lahore)
+    assert _now(bot, pat, lahore).startswith("In an emergency I tell you to call 999.")
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(User.awaiting)) is None
+
+    # Waiting for a typed zone: an offer tapped does not take over the wait.
+    await _move_to(bot, pat, "Karachi")  # a new offer
+    karachi = bot.message_with(pat, add)
+    await bot.send(pat, "/timezone")
+    await bot.press(pat, t("tz.other_button", "en"))
+    await bot.tap(pat, find_button(karachi, add), karachi)
+    assert _now(bot, pat, karachi).startswith("I don't have a checked ambulance number")
+    await bot.send(pat, "London")
+    async with bot.services.sessions() as session:  # the typed zone was taken as a zone
+        assert await session.scalar(select(User.timezone)) == "Europe/London"
+
+
+async def test_the_offer_is_tapped_in_german(bot: Harness) -> None:
+    t = CATALOG.text
+    greta = Person(4732, "Greta", "de")
+    await onboard_in(bot, greta, "Lahore", "de")
+    offer = bot.message_with(greta, t("tz.btn_add_number", "de"))
+    await bot.press(greta, t("tz.btn_add_number", "de"))
+    assert _now(bot, greta, offer) == (
+        "Geben Sie die Nummer ein, die Sie dort, wo Sie wohnen, für den Rettungsdienst wählen, "
+        "nur die Ziffern. /cancel bricht ab."
+    )
+    await bot.send(greta, "1122")
+    await bot.press(greta, t("em.btn_save", "de"))
+    assert bot.screen(greta).text.startswith("Gespeichert.\n\nSie haben die 1122 gespeichert.")
+
+
+def _now(bot: Harness, person: Person, message: ChatMessage) -> str:
+    """The text of a message as it reads now (after edits)."""
+    return next(m.text for m in bot.api.chat(person.chat_id) if m.message_id == message.message_id)
