@@ -112,7 +112,8 @@ async def tap(update: Update, context: Context, data: CheckinTap) -> None:
     if reply.advice is not None:
         # The old question is frozen. After emergency advice nothing follows; otherwise the
         # check-in (or its summary) carries on below the advice.
-        await freeze(query, catalog.text("checkin.resent_below", reply.language))
+        below = "checkin.see_advice" if reply.ended else "checkin.resent_below"
+        await freeze(query, catalog.text(below, reply.language))
         if not reply.ended:
             await _send_screen(context, chat_id, reply)
         await escalations.alert_caregivers(context, reply.advice.escalation_id)
@@ -140,7 +141,7 @@ async def resume(update: Update, context: Context, data: ResumeTap) -> None:
         await freeze(query, services.catalog.text(_TOASTS[reply.status], reply.language))
         return
     await query.answer()
-    await freeze(query, services.catalog.text("checkin.resent_below", reply.language))
+    await freeze(query, services.catalog.text("checkin.resumed_below", reply.language))
     await _send_screen(context, chat_id, reply)
 
 
@@ -311,15 +312,42 @@ async def _after_text(
         reply_id = "note.saved"
     elif kept is TextKind.ADDED_TO_LAST:
         reply_id = "text.noted"
+    elif await _profile_pending(context, chat_id):
+        # Typed instead of tapping a profile question ("yes I take ocrevus"): say how to
+        # answer, and ask the questions again from the first, as after a round left half-way.
+        from handlers.onboarding import ask_profile
+
+        t = catalog.text
+        yes, no, unsure = (t(f"profile.{a}", lang) for a in ("yes", "no", "unsure"))
+        await context.bot.send_message(
+            chat_id, t("profile.tap", lang, yes=yes, no=no, unsure=unsure)
+        )
+        await ask_profile(context, chat_id, lang, 0)
+        return
     else:
         reply_id = "text.not_kept"  # short: where words are kept, and how to start
     reply = catalog.text(reply_id, lang)
     if lang not in catalog.red_flag_sources or lang in catalog.red_flag_drafts:
         # Words in this language are not read for warning signs yet (or may be missed): said
         # every time, with what to do instead, so nobody believes a warning sign was heard.
+        # Before text.not_kept, which ends with the emergency line, without saying it twice.
         caveat = "text.not_read" if lang not in catalog.red_flag_sources else "text.partly_read"
+        if reply_id == "text.not_kept":
+            caveat += "_brief"
         reply = f"{catalog.text(caveat, lang)}\n\n{reply}"
     await context.bot.send_message(chat_id, reply)
+
+
+async def _profile_pending(context: Context, user_id: int) -> bool:
+    """Whether the person is setting up and a profile question (asked once a zone is saved) is
+    waiting for a tap."""
+    person = await context.services.users.get(user_id)
+    return (
+        person is not None
+        and person.consented
+        and person.timezone is not None
+        and not person.profile_answered
+    )
 
 
 async def _freeze_message(context: Context, chat_id: int, message_id: int, lang: str) -> None:

@@ -55,6 +55,8 @@ async def consent(update: Update, context: Context, tap: ConsentTap) -> None:
         await edit(query, services.catalog.text("start.declined", lang))
         return
     person = await services.users.consent(user_id, chat_id, language, _first_name(update))
+    # A town typed instead of a tap is read as the zone (the list says so).
+    await services.users.set_awaiting(user_id, expect.TIMEZONE)
     text, keyboard = views.zones(services.catalog, person.language)
     await edit(query, text, keyboard)
 
@@ -191,6 +193,7 @@ async def timezone_command(update: Update, context: Context) -> None:
         lang = language_of(services.catalog, person, language_code)
         await message_of(update).reply_text(services.catalog.text("consent.needed", lang))
         return
+    await services.users.set_awaiting(user_id, expect.TIMEZONE)  # a town may be typed
     text, keyboard = views.zones(services.catalog, person.language, "tz.choose")
     await message_of(update).reply_text(text, reply_markup=keyboard)
 

@@ -38,6 +38,10 @@ async def cancel_command(update: Update, context: Context) -> None:
     message = message_of(update)
     if person is not None and person.awaiting is not None:
         await services.users.set_awaiting(user_id, None)
+        if person.awaiting.what is Expect.TIMEZONE and person.timezone is None:
+            # Still setting up (the place list waits for a town): how to go on later.
+            await message.reply_text(catalog.text("cancel.onboarding", lang))
+            return
         await message.reply_text(catalog.text(_STOPPED[person.awaiting.what], lang))
         return
     reply = await services.checkins.cancel_open(user_id) if person is not None else None
@@ -87,12 +91,13 @@ async def help_here(update: Update, context: Context) -> str | None:
     person = await services.users.get(user_id)
     if person is None or not person.consented:
         return None
-    if person.awaiting is not None and person.awaiting.what is not Expect.INVITE:
+    waiting = person.awaiting.what if person.awaiting is not None else None
+    if person.timezone is None and waiting in (None, Expect.TIMEZONE):
+        return services.catalog.text("help.now_zone", person.language)
+    if waiting is not None and waiting is not Expect.INVITE:
         return services.catalog.text("help.now_typing", person.language)
     if await services.checkins.has_open(user_id):
         return services.catalog.text("help.now_checkin", person.language)
-    if person.timezone is None:
-        return services.catalog.text("help.now_zone", person.language)
     return None
 
 

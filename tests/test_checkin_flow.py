@@ -180,8 +180,10 @@ async def test_emergency_by_button_is_one_message_and_nothing_follows(
     assert "Don't drive yourself" in advice and "Why:" in advice
     assert advice.endswith("Your answers are saved. I won't ask anything more now.")
     assert bot.api.calls_of("sendMessage")[-1].params.get("parse_mode") == "HTML"
-    # The old question lost its buttons; the check-in is closed with what was answered.
+    # The old question lost its buttons and points to the advice (nothing carries on below);
+    # the check-in is closed with what was answered.
     assert bot.api.chat(pat.chat_id)[-2].buttons() == []
+    assert bot.api.chat(pat.chat_id)[-2].text == "Saved. Please read the advice below."
     [checkin] = await checkins(bot)
     assert checkin.status == "complete" and checkin.pain_score == 3
     assert ("warning", "bladder_bowel") in await answers(bot, checkin.id)
@@ -347,7 +349,7 @@ async def test_back_restores_ticks_and_cancel_closes_without_completing(
     assert "How much does your back hurt" in bot.screen(pat).text
     assert "« Back" not in bot.screen(pat).labels()
     await bot.press(pat, "Cancel")
-    assert "cancelled" in bot.screen(pat).text
+    assert bot.screen(pat).text.startswith("Check-in stopped. It won't be counted.")
     [checkin] = await checkins(bot)
     assert checkin.status == "cancelled" and checkin.finished_at is None
     assert await answers(bot, checkin.id) == set()

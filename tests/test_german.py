@@ -144,8 +144,10 @@ async def test_german_words_are_read_and_german_speakers_told_some_may_be_missed
     advice = [m.text for m in bot.api.chat(greta.chat_id) if m.text.startswith("<b>🚨")]
     assert advice and "112" in advice[-1]
     await bot.send(greta, "heute war ein ruhiger tag")
-    assert bot.screen(greta).text.startswith(CATALOG.text("text.partly_read", "de"))
-    assert bot.screen(greta).text.endswith(CATALOG.text("text.not_kept", "de"))  # short
+    reply = bot.screen(greta).text
+    assert reply.startswith(CATALOG.text("text.partly_read_brief", "de"))
+    assert reply.endswith(CATALOG.text("text.not_kept", "de"))  # short
+    assert reply.count("Notrufnummer") == 1  # the emergency line once, not twice
 
 
 def test_the_german_development_corpus_meets_the_targets() -> None:

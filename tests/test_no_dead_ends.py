@@ -21,11 +21,11 @@ async def test_cancel_stops_a_check_in_and_closes_its_question(bot: Harness, pat
     question = bot.screen(pat)
     assert question.labels()
     await bot.send(pat, "/cancel")
-    assert question.text.startswith("Check-in cancelled.") and question.labels() == []
+    assert question.text.startswith("Check-in stopped.") and question.labels() == []
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(CheckIn.status))).all() == ["cancelled"]
     await bot.send(pat, "/cancel")  # again: nothing left to stop, and it says so
-    assert bot.screen(pat).text.startswith("Nothing is waiting for you to type.")
+    assert bot.screen(pat).text.startswith("There is nothing to stop,")
     assert "nothing was changed" in bot.screen(pat).text
 
 
@@ -330,3 +330,40 @@ def test_everything_the_bot_asks_to_type_has_a_handler_and_a_way_out() -> None:
 
     assert set(_TYPED) == TYPED_INPUT
     assert set(_STOPPED) == set(Expect)  # /cancel says what was kept, whatever was asked
+
+
+@pytest.mark.parametrize(
+    ("language", "town", "zone"),
+    [("en", "Vienna", "Europe/Vienna"), ("de", "Wien", "Europe/Vienna")],
+)
+async def test_a_town_typed_at_the_place_list_is_taken_without_tapping_other(
+    bot: Harness, language: str, town: str, zone: str
+) -> None:
+    """The list after consent (and /timezone) says a town may be typed: it is read as one,
+    not answered as a stray message."""
+    t = default_catalog().text
+    pat = Person(6566, "Pat", language)
+    await bot.send(pat, "/start")
+    await bot.press(pat, t("start.consent_button", language))
+    await bot.send(pat, town)
+    async with bot.services.sessions() as session:
+        assert (await session.scalars(select(User.timezone))).all() == [zone]
+    assert t("profile.q.imm", language) in bot.screen(pat).text  # setting up goes on
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_words_typed_under_a_profile_question_get_the_question_again(
+    bot: Harness, language: str
+) -> None:
+    t = default_catalog().text
+    pat = Person(6567, "Pat", language)
+    await bot.send(pat, "/start")
+    await bot.press(pat, t("start.consent_button", language), "Berlin")
+    await bot.send(pat, "yes I take ocrevus")
+    yes, no, unsure = (t(f"profile.{a}", language) for a in ("yes", "no", "unsure"))
+    assert bot.recent(pat, 2).startswith(t("profile.tap", language, yes=yes, no=no, unsure=unsure))
+    assert bot.screen(pat).labels() == [yes, no, unsure]
+    await bot.press(pat, yes, no, no)  # the questions answered by tapping, as first asked
+    async with bot.services.sessions() as session:
+        user = await session.scalar(select(User))
+        assert user is not None and user.immunosuppressed is True and user.profile_at

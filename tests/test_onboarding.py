@@ -48,7 +48,7 @@ async def test_declining_keeps_nothing(bot: Harness, pat: Person) -> None:
 async def test_consent_then_time_zone_from_the_list(bot: Harness, pat: Person) -> None:
     await bot.send(pat, "/start")
     await bot.press(pat, "Yes, that's OK")
-    assert "time zone" in bot.screen(pat).text
+    assert "where do you live?" in bot.screen(pat).text
     await bot.press(pat, "Berlin")
     # 09:00 UTC on 2 March is 10:00 in Berlin.
     assert "Europe/Berlin" in bot.recent(pat)
@@ -87,7 +87,7 @@ async def test_time_zone_typed_and_a_wrong_one_gets_a_clear_reply(
     await bot.send(pat, "/start")
     await bot.press(pat, "Yes, that's OK", "Other (type it)")
     await bot.send(pat, "Mars/Olympus")
-    assert "don't know the time zone" in bot.screen(pat).text
+    assert "don't know the place" in bot.screen(pat).text
     await bot.send(pat, "america/new_york")
     assert "America/New_York" in bot.recent(pat)
     assert "04:00" in bot.recent(pat)

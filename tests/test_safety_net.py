@@ -162,5 +162,5 @@ async def test_a_guess_never_holds_up_an_answer_the_bot_asked_for(
     await bot.send(pat, "/timezone")
     await bot.press(pat, "Other (type it)")
     await bot.send(pat, MISSED)
-    assert bot.api.texts_sent(pat.chat_id)[-1].startswith("I don't know the time zone")
+    assert bot.api.texts_sent(pat.chat_id)[-1].startswith("I don't know the place")
     assert advice_messages(bot, pat) == [] and await escalations(bot) == []
