@@ -32,6 +32,8 @@ class Source(_Strict):
     title: str
     short: str
     """What a patient sees after a snippet: a few words."""
+    shorts: dict[str, str] = {}
+    """``short`` in another language, by language code (the title of the page stays)."""
     publisher: str = ""
     url: str = ""
     dated: str = ""
@@ -155,8 +157,9 @@ class Catalog:
     def snippets_for(self, language: str) -> tuple[Snippet, ...]:
         return self.snippets.get(language, self.snippets[DEFAULT_LANGUAGE])
 
-    def source_title(self, source_id: str) -> str:
-        return self.sources[source_id].short
+    def source_title(self, source_id: str, language: str = DEFAULT_LANGUAGE) -> str:
+        source = self.sources[source_id]
+        return source.shorts.get(language, source.short)
 
 
 def _read_yaml(path: resources.abc.Traversable) -> Any:

@@ -118,7 +118,7 @@ def summary(catalog: Catalog, engine: Engine, lang: str, result: Summary) -> Ren
         lines += [
             "",
             t("summary.tip", lang, text=snippet.text),
-            t("summary.source", lang, title=catalog.source_title(snippet.source)),
+            t("summary.source", lang, title=catalog.source_title(snippet.source, lang)),
         ]
     if result.after_advice:
         # After urgent or emergency advice, no tip: the advice above is the last word.

@@ -62,6 +62,14 @@ def test_the_longest_summary_fits_one_telegram_message() -> None:
     assert len(text) <= TELEGRAM_TEXT_LIMIT
 
 
+def test_a_snippet_names_its_source_in_the_snippets_language() -> None:
+    """A German patient reads "Quelle: MS Trust: Schmerzen", not an English title."""
+    for language, snippets in CATALOG.snippets.items():
+        for snippet in snippets:
+            if language != "en":
+                assert language in CATALOG.sources[snippet.source].shorts, snippet.source
+
+
 def test_every_message_names_a_known_source() -> None:
     for message_id, message in CATALOG.messages["en"].items():
         assert message.source in CATALOG.sources, message_id

@@ -159,3 +159,20 @@ def test_the_german_development_corpus_meets_the_targets() -> None:
     corpus = Path(__file__).parent / "corpus" / "free_text_de.yaml"
     report = evaluate(Readers(CATALOG.red_flag_sources), load_corpus(corpus))
     assert report.meets_targets
+
+
+async def test_a_german_summary_names_its_sources_in_german(bot: Harness) -> None:
+    t = CATALOG.text
+    greta = Person(4714, "Greta", "de")
+    await bot.send(greta, "/start")
+    await bot.press(greta, t("start.consent_button", "de"), "Berlin")
+    for _ in range(3):
+        await bot.press(greta, t("profile.no", "de"))
+    await bot.send(greta, "/checkin")
+    await bot.press(greta, "3", t("opt.where.lower", "de"), t("button.done", "de"))
+    await bot.press(greta, t("opt.feel.aching", "de"), t("button.done", "de"))
+    await bot.press(greta, t("opt.symptoms.none", "de"), t("opt.warning.none", "de"))
+    summary = bot.screen(greta).text
+    named = [line.removeprefix("Quelle: ") for line in summary.splitlines() if "Quelle: " in line]
+    german = {s.shorts["de"] for s in CATALOG.sources.values() if "de" in s.shorts}
+    assert named and set(named) <= german, named
