@@ -52,9 +52,8 @@ async def show(
         return True
     # The chart is drawn in the worker process while the text goes out: the person reads at
     # once, and nobody else's taps wait for matplotlib.
-    chart = asyncio.ensure_future(
-        services.charts.draw(chart_spec(catalog, services.engine, view.period, view.name))
-    )
+    spec = chart_spec(catalog, services.engine, view.period, view.name)
+    chart = asyncio.ensure_future(services.charts.draw(spec))
     try:
         for text in messages:
             await context.bot.send_message(chat_id, text)
@@ -70,11 +69,10 @@ async def show(
             chat_id, catalog.text("history.no_chart", lang), reply_markup=buttons
         )
     else:
-        caption = (
-            catalog.text("history.caption_of", lang, name=view.name)
-            if view.name
-            else catalog.text("history.caption", lang)
-        )
+        # Advice marks (triangles) are pointed out only when the chart has some.
+        key = "history.caption_of" if view.name else "history.caption"
+        key += "_marked" if spec.marked else ""
+        caption = catalog.text(key, lang, name=view.name or "")
         await context.bot.send_photo(chat_id, png, caption=caption, reply_markup=buttons)
     return True
 

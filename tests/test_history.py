@@ -114,6 +114,7 @@ async def test_history_after_one_checkin(bot: Harness, pat: Person) -> None:
     assert "Mon 2 Mar: pain 5 · Lower back · Numbness or tingling" in text
     assert "Average pain 5.0 this week." in text
     assert bot.screen(pat).labels() == ["30 days", "90 days"]
+    assert bot.screen(pat).text == "Your chart."  # no advice: no key to marks that are not there
 
 
 async def test_trend_and_escalations_marked(bot: Harness, pat: Person) -> None:
@@ -123,6 +124,7 @@ async def test_trend_and_escalations_marked(bot: Harness, pat: Person) -> None:
     text = bot.api.chat(pat.chat_id)[-2].text
     assert "Average pain 4.0 this week, 6.0 last week." in text
     assert "🚨" in text  # day 10 had emergency advice
+    assert bot.screen(pat).text.startswith("Your chart. Triangles mark days with advice")
     assert text.count("\n") >= 7
 
 
