@@ -90,6 +90,11 @@ def question(catalog: Catalog, engine: Engine, lang: str, screen: Screen) -> tup
     if screen.can_go_back:
         nav.insert(0, button(t("button.back", lang), BACK))
     rows.append(nav)
+    if step is Step.RELAPSE:
+        # Asked about the symptoms ticked on the screen before, which this one replaced.
+        items = _labels(catalog, lang, Step.SYMPTOMS, screen.answers.symptoms,
+                        engine.options(Step.SYMPTOMS))  # fmt: skip
+        return t("q.relapse", lang, items=items), {"inline_keyboard": rows}
     return t(f"q.{step.value}", lang), {"inline_keyboard": rows}
 
 

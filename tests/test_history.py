@@ -107,6 +107,7 @@ async def test_history_after_one_checkin(bot: Harness, pat: Person) -> None:
     await bot.press(pat, "5", "Lower back", "Done ▶", "Burning", "Done ▶")
     await bot.press(pat, "Numbness or tingling", "Done ▶", "None of these")
     assert "lasted more than 24 hours" in bot.screen(pat).text
+    assert bot.screen(pat).text.startswith("You ticked: Numbness or tingling.")  # still in view
     await bot.press(pat, "No")
     assert "your check-in is saved" in bot.screen(pat).text
     await bot.send(pat, "/history")
