@@ -731,6 +731,10 @@ class Speaker:
     """Verbs that are the patient's own without "I", opening a sentence that drops it: "bin vom
     Stuhl nicht hochgekommen, Frau musste helfen", "hab grad verwaschen gesprochen, meine Frau hat
     nix verstanden" (only for a person named after the sign)."""
+    says: frozenset[str] = frozenset()
+    """Verbs by which a person named after the sign says it ("..., says my sister"): the sign is
+    theirs only when quoted ("'Both my legs are numb,' says my sister"); unquoted it is what they
+    see in the patient ("face drooping on one side, says my wife")."""
 
 
 _DE_MY = frozenset({"mein", "meine", "meinen", "meinem", "meiner", "meines"})
@@ -758,6 +762,21 @@ SPEAKERS = {
             ]
         ),
         for_words=frozenset({"for", "behalf", "on_behalf_of"}),
+        says=frozenset(
+            [
+                "says",
+                "said",
+                "asks",
+                "asked",
+                "whispered",
+                "texted",
+                "wrote",
+                "complains",
+                "complained",
+                "moans",
+                "moaned",
+            ]
+        ),
     ),
     "de": Speaker(
         first_person=_DE_MY | {"meins", "mir", "mich", "mei", "meim", "meina"},
@@ -897,6 +916,25 @@ SPEAKERS = {
             ]
         ),
         i_implied=frozenset({"bin", "bins", "hab", "habe"}),
+        says=frozenset(
+            [
+                "sagt",
+                "sagte",
+                "meint",
+                "meinte",
+                "erzählt",
+                "erzählte",
+                "erzaehlt",
+                "erzaehlte",
+                "schreibt",
+                "schrieb",
+                "fragt",
+                "fragte",
+                "klagt",
+                "klagte",
+                "jammert",
+            ]
+        ),
     ),
 }
 
@@ -918,6 +956,10 @@ def _not_about_me(
         # for Jean: she says she can't tell when she needs a wee" ("dad fell and he can't get
         # up" stays dad's)
         return False
+    if target.end <= modifier.start and doc[modifier.start].lower_ in speaker.says:
+        # "'Both my legs are numb,' says my sister": her words, quoted; unquoted, "face drooping
+        # on one side, says my wife" is what she sees in the patient
+        return _quoted(target, modifier)
     if target.start >= modifier.end:
         between = doc[modifier.end : target.start]
     elif target.end <= modifier.start:
@@ -941,6 +983,19 @@ def _not_about_me(
         or (t.lower_ in speaker.i and _i_verb(t, speaker))
         for t in tokens
     )
+
+
+QUOTES = frozenset({'"', "'", "“", "”", "„", "‘", "’", "«", "»", "‚"})
+
+
+def _quoted(target: Any, modifier: Any) -> bool:
+    """Whether the sign is inside a quotation that the person named after it said: a quotation
+    mark opens before the sign in its sentence and one closes between it and the person ("'I
+    can't feel anything when I wipe,' said a lady")."""
+    doc = target.doc
+    between = doc[target.end : modifier.start]
+    opened = any(t.text in QUOTES for t in doc[target.sent.start : target.start])
+    return opened and any(t.text in QUOTES for t in between)
 
 
 def _i_verb(token: Any, speaker: Speaker) -> bool:

@@ -61,6 +61,7 @@ TRAINED_ON = (
     "free_text_en_holdout6.yaml",
     "free_text_en_holdout7.yaml",
     "free_text_en_holdout8.yaml",
+    "free_text_en_holdout9.yaml",
     "free_text_de.yaml",
     "free_text_de_heldout.yaml",
     "free_text_de_heldout2.yaml",
@@ -70,6 +71,7 @@ TRAINED_ON = (
     "free_text_de_heldout6.yaml",
     "free_text_de_heldout7.yaml",
     "free_text_de_heldout8.yaml",
+    "free_text_de_heldout9.yaml",
 )
 """The labelled sets in tests/corpus the model learns from: every set the patterns were tuned on
 or measured on once. The newest blind sets are never here."""

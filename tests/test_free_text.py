@@ -86,6 +86,18 @@ def test_a_report_outweighs_a_denial_in_the_same_message(read) -> None:  # type:
     assert Code.BLADDER_BOWEL in present(read("no fever, but I wet myself this morning"))
 
 
+def test_a_sign_quoted_from_someone_else_is_theirs_but_one_they_report_is_the_patients(  # type: ignore[no-untyped-def]
+    read,
+) -> None:
+    assert Code.BOTH_LEGS not in present(read('"Both my legs are numb," says my sister'))
+    assert Code.STROKE in present(read("my face is drooping on one side, says my wife"))
+    german = reader("de").read
+    assert Code.BLADDER_BOWEL not in present(
+        german("„Ich kann seit gestern nicht mehr pinkeln“, sagt meine Schwester")
+    )
+    assert Code.STROKE in present(german("Lalle seit Mittag, sagt mein Mann"))
+
+
 def test_the_development_corpus_meets_the_targets(read) -> None:  # type: ignore[no-untyped-def]
     report = evaluate(reader("en"), load_corpus(CORPUS / "free_text_en.yaml"))
     assert report.sensitivity >= SENSITIVITY_TARGET, report.misses
