@@ -85,7 +85,7 @@ async def test_acknowledged_answers_survive_sigkill(api: BotApiStandIn, tmp_path
         api.push_update(text_update(pat, "/start"))
         await api.wait_for(lambda: shows("Is it OK for me to store"), timeout=60)
         await tap(api, pat, "Yes, that's OK")
-        await api.wait_for(lambda: shows("which time zone"))
+        await api.wait_for(lambda: shows("where do you live"))
         await tap(api, pat, "Berlin")
         for question in ("lowers your defences", "bones be thinner", "ever had cancer"):
             await api.wait_for(lambda q=question: shows(q))  # type: ignore[misc]

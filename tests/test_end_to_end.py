@@ -89,7 +89,7 @@ async def test_bot_runs_with_long_polling_against_a_bot_api_over_http(
     api.push_update(text_update(pat, "/start"))
     await step("Is it OK for me to store")
     await press(api, pat, "Yes, that's OK")
-    await step("which time zone")
+    await step("where do you live")
     await press(api, pat, "Berlin")
     for question in ("lowers your defences", "bones be thinner", "ever had cancer"):
         await step(question)
