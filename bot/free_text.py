@@ -61,6 +61,9 @@ _CONTRACTIONS = (
     (r"\b(they|you|we)'re\b", r"\1 are"),
     (r"\btheyre\b", "they are"),
     (r"\b(\w+)'s\b", r"\1 s"),
+    # "dead on my feet", "asleep on my feet": worn out, so "dead" is not read as numb, while a sign
+    # beside it still is ("both legs numb and I'm dead on my feet"; a look-alike would cancel it)
+    (r"\b(dead|asleep) on (my|our|his|her|their|your) feet\b", r"worn out on \2 feet"),
 )
 _COMPILED = tuple((re.compile(p), r) for p, r in _CONTRACTIONS)
 
@@ -766,8 +769,6 @@ SPEAKERS = {
             [
                 "says",
                 "said",
-                "asks",
-                "asked",
                 "whispered",
                 "texted",
                 "wrote",
@@ -928,8 +929,6 @@ SPEAKERS = {
                 "erzaehlte",
                 "schreibt",
                 "schrieb",
-                "fragt",
-                "fragte",
                 "klagt",
                 "klagte",
                 "jammert",
@@ -959,7 +958,7 @@ def _not_about_me(
     if target.end <= modifier.start and doc[modifier.start].lower_ in speaker.says:
         # "'Both my legs are numb,' says my sister": her words, quoted; unquoted, "face drooping
         # on one side, says my wife" is what she sees in the patient
-        return _quoted(target, modifier)
+        return _quoted(target, modifier, speaker)
     if target.start >= modifier.end:
         between = doc[modifier.end : target.start]
     elif target.end <= modifier.start:
@@ -988,14 +987,25 @@ def _not_about_me(
 QUOTES = frozenset({'"', "'", "“", "”", "„", "‘", "’", "«", "»", "‚"})
 
 
-def _quoted(target: Any, modifier: Any) -> bool:
+def _quoted(target: Any, modifier: Any, speaker: Speaker = SPEAKERS["en"]) -> bool:
     """Whether the sign is inside a quotation that the person named after it said: a quotation
-    mark opens before the sign in its sentence and one closes between it and the person ("'I
-    can't feel anything when I wipe,' said a lady")."""
+    mark opens before the sign in its sentence and one closes between it and the person, followed
+    directly (punctuation only) by the verb ("'I can't feel anything when I wipe,' said a lady").
+    Never a quotation of the patient's own: "'I can't feel my legs,' I texted my husband", "I
+    said 'my face is drooping'", "Ich sagte „mein Gesicht hängt“"."""
     doc = target.doc
-    between = doc[target.end : modifier.start]
-    opened = any(t.text in QUOTES for t in doc[target.sent.start : target.start])
-    return opened and any(t.text in QUOTES for t in between)
+    start = target.sent.start
+    opening = [t.i for t in doc[start : target.start] if t.text in QUOTES]
+    closing = [t.i for t in doc[target.end : modifier.start] if t.text in QUOTES]
+    if not opening or not closing:
+        return False
+    if any(not (t.is_punct or t.text in QUOTES) for t in doc[closing[-1] + 1 : modifier.start]):
+        return False  # "'...,' I texted my husband": the patient said it
+    after = modifier.start + 1
+    if after < len(doc) and doc[after].lower_ in speaker.i:
+        return False  # "'...,' said I"
+    introduced = doc[max(start, opening[0] - 6) : opening[0]]
+    return not any(t.lower_ in speaker.i for t in introduced)  # "I said '...'"
 
 
 def _i_verb(token: Any, speaker: Speaker) -> bool:
