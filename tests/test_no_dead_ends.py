@@ -195,8 +195,7 @@ async def test_during_set_up_help_and_cancel_say_what_is_left_to_do(
 ) -> None:
     t = default_catalog().text
     pat = Person(6565, "Pat", language)
-    await bot.send(pat, "/start")
-    await bot.press(pat, t("start.consent_button", language))
+    await onboard(bot, pat, zone=None)  # consented, no place yet
     await bot.send(pat, "/help")
     assert bot.screen(pat).text.startswith(t("help.now_zone", language))
     await bot.send(pat, "/cancel")
@@ -343,8 +342,7 @@ async def test_a_town_typed_at_the_place_list_is_taken_without_tapping_other(
     not answered as a stray message."""
     t = default_catalog().text
     pat = Person(6566, "Pat", language)
-    await bot.send(pat, "/start")
-    await bot.press(pat, t("start.consent_button", language))
+    await onboard(bot, pat, zone=None)
     await bot.send(pat, town)
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(User.timezone))).all() == [zone]
@@ -357,8 +355,8 @@ async def test_words_typed_under_a_profile_question_get_the_question_again(
 ) -> None:
     t = default_catalog().text
     pat = Person(6567, "Pat", language)
-    await bot.send(pat, "/start")
-    await bot.press(pat, t("start.consent_button", language), "Berlin")
+    await onboard(bot, pat, zone=None)
+    await bot.press(pat, "Berlin")
     await bot.send(pat, "yes I take ocrevus")
     yes, no, unsure = (t(f"profile.{a}", language) for a in ("yes", "no", "unsure"))
     assert bot.recent(pat, 2).startswith(t("profile.tap", language, yes=yes, no=no, unsure=unsure))
